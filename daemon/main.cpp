@@ -1,0 +1,67 @@
+// synergy-tokend: argv -> command -> config -> run. All logic lives in lib/.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "synergy_tokend/cli.hpp"
+#include "synergy_tokend/config.hpp"
+#include "synergy_tokend/log.hpp"
+#include "synergy_tokend/service.hpp"
+
+namespace tokend = synergy_tokend;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime = 1;
+constexpr int exit_usage = 2;
+
+int check_config(const std::string& path) {
+    const auto parsed = tokend::load_config_file(path);
+    for (const auto& e : parsed.errors)
+        std::cerr << e << '\n';
+    if (!parsed.ok())
+        return exit_usage;
+    std::cout << path << ": valid, " << parsed.value.tokens.size() << " token profile(s)\n";
+    return exit_ok;
+}
+
+int run(const std::string& path) {
+    tokend::log::detect_journal();
+    const auto parsed = tokend::load_config_file(path);
+    if (!parsed.ok()) {
+        for (const auto& e : parsed.errors)
+            tokend::log::error("config", e);
+        return exit_usage;
+    }
+    return tokend::run_daemon(parsed.value);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const tokend::cli_command cmd = tokend::parse_command_line(args);
+    if (!cmd.error.empty()) {
+        std::cerr << "synergy-tokend: " << cmd.error << '\n' << tokend::usage_text();
+        return exit_usage;
+    }
+    switch (cmd.action) {
+    case tokend::cli_action::help:
+        std::cout << tokend::usage_text();
+        return exit_ok;
+    case tokend::cli_action::version:
+        std::cout << "synergy-tokend " SYNERGY_TOKEND_VERSION "\n";
+        return exit_ok;
+    case tokend::cli_action::check_config:
+        return check_config(cmd.config_path);
+    case tokend::cli_action::run:
+        return run(cmd.config_path);
+    case tokend::cli_action::token:
+    case tokend::cli_action::status:
+        std::cerr << "synergy-tokend: the token and status commands are not built yet\n";
+        return exit_runtime;
+    }
+    return exit_usage;
+}

@@ -1,0 +1,30 @@
+// Command-line parsing (PRODUCT.md §7). Pure: no I/O.
+//
+//   synergy-tokend [run] [--config FILE]
+//   synergy-tokend check-config [--config FILE]
+//   synergy-tokend token NAME [--endpoint E]
+//   synergy-tokend status [--endpoint E]
+//   synergy-tokend --help | --version
+// Options may stand before or after the subcommand's arguments; "--opt=value" is accepted too.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace synergy_tokend {
+
+enum class cli_action { run, check_config, token, status, help, version };
+
+struct cli_command {
+    cli_action action = cli_action::run;
+    std::string config_path = "/etc/synergy-tokend/config.json";
+    std::string endpoint;     // empty = $SYNERGY_TOKEND_ENDPOINT or the default Unix socket
+    std::string token_name;   // for `token`
+    std::string error;        // non-empty: bad arguments (exit 2 with usage)
+};
+
+cli_command parse_command_line(const std::vector<std::string>& args);
+
+const char* usage_text();
+
+} // namespace synergy_tokend

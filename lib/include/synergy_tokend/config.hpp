@@ -1,0 +1,116 @@
+// The daemon's configuration (PRODUCT.md §3): a plain struct with the documented defaults, and a
+// pure parser from JSON text (comments and trailing commas allowed) that rejects unknown keys and
+// reports every problem with its key path, e.g.
+//   config.json: tokens[1].customer_id: expected a string or a number
+//
+// Parsing does no I/O; load_config_file() reads a file and then parses it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace synergy_tokend {
+
+struct upstream_config {
+    std::string base_url = "https://token.connect.sportradar.com/v1";
+    std::string ca_file; // PEM bundle; empty = the system trust store
+    std::chrono::milliseconds connect_timeout{3000};
+    std::chrono::milliseconds request_timeout{10000};
+    std::size_t max_connections = 8; // upstream connections open at once; more requests queue
+    std::chrono::seconds idle_timeout{30};
+    bool allow_insecure_http = false;
+};
+
+// Exactly one of the two is non-empty after a successful parse.
+struct identity_config {
+    std::string token_file; // a relative name is looked up in $CREDENTIALS_DIRECTORY first
+    std::string token_env;
+};
+
+struct tcp_listen_address {
+    std::string host; // literal IP address, without brackets
+    std::uint16_t port = 0;
+    friend bool operator==(const tcp_listen_address&, const tcp_listen_address&) = default;
+};
+
+struct listen_config {
+    std::vector<tcp_listen_address> tcp{{"127.0.0.1", 8731}};
+    bool allow_remote = false;
+    std::string unix_path = "/run/synergy-tokend/tokend.sock"; // empty = no Unix socket
+    unsigned unix_mode = 0660;
+    bool require_request_header = true;
+    std::size_t max_connections = 1024;
+};
+
+struct profile_config {
+    std::string name;
+    std::string product;
+    std::string customer_id;                        // a number in the file becomes its decimal text
+    std::optional<std::vector<std::string>> scopes; // nullopt = all the user may have
+    bool is_default = false;
+    friend bool operator==(const profile_config&, const profile_config&) = default;
+};
+
+struct refresh_config {
+    double refresh_at = 0.75;
+    std::chrono::seconds min_remaining{60};
+    double jitter = 0.05;
+    std::chrono::milliseconds retry_initial{1000};
+    std::chrono::milliseconds retry_max{300000};
+    std::chrono::seconds default_lifetime{3600};
+    std::chrono::seconds min_serve_remaining{5};
+};
+
+struct on_demand_config {
+    bool enabled = true;
+    std::size_t max_entries = 10000;
+    std::chrono::seconds idle_evict{3600};
+};
+
+struct state_config {
+    bool persist = false;
+    std::string dir = "/var/lib/synergy-tokend";
+};
+
+struct service_config {
+    std::chrono::seconds startup_timeout{30};
+    std::chrono::seconds shutdown_grace{5};
+};
+
+enum class log_level { error, warn, info, debug };
+
+struct config {
+    upstream_config upstream;
+    identity_config identity{"/etc/synergy-tokend/identity-token", ""};
+    listen_config listen;
+    std::vector<profile_config> tokens;
+    refresh_config refresh;
+    on_demand_config on_demand;
+    state_config state;
+    service_config service;
+    log_level log = log_level::info;
+
+    // The profile /info calls use when none is named: the one marked default, else the only one.
+    const profile_config* default_profile() const;
+};
+
+struct config_parse_result {
+    config value;                    // meaningful only when errors is empty
+    std::vector<std::string> errors; // each "SOURCE: key.path: what was expected"
+    bool ok() const { return errors.empty(); }
+};
+
+// Parses and validates configuration text. `source` names the input in messages (usually the
+// file's base name). Never throws on bad input; every problem found is reported, not just the first.
+config_parse_result parse_config(std::string_view text, std::string_view source = "config.json");
+
+// Reads `path` and parses it; an unreadable file is one error naming the path and the reason.
+config_parse_result load_config_file(const std::string& path);
+
+const char* to_string(log_level level);
+
+} // namespace synergy_tokend

@@ -1,0 +1,47 @@
+// The local HTTP API's request handler (PRODUCT.md §5, §6): policy check, routing, and the
+// replies of each endpoint. It knows nothing of sockets: local_server hands it a parsed request
+// and writes back the response it returns.
+//
+// Must be called on the executor of the token_store. Never throws for bad input: every refused
+// or failed request gets an error envelope naming the problem, and never a secret.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "synergy_tokend/clock.hpp"
+#include "synergy_tokend/config.hpp"
+
+namespace synergy_tokend {
+
+class token_store;
+class upstream_client;
+
+using local_request = boost::beast::http::request<boost::beast::http::string_body>;
+using local_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+class local_api {
+public:
+    local_api(const config& cfg, token_store& store, upstream_client& upstream);
+
+    // The response to `req`; version and keep-alive are the caller's to set.
+    boost::asio::awaitable<local_response> handle(local_request req);
+
+    wall_clock::time_point started_at() const { return started_at_; }
+
+private:
+    boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
+    local_response list_tokens() const;
+    local_response readyz() const;
+
+    const config& cfg_;
+    token_store& store_;
+    upstream_client& upstream_;
+    wall_clock::time_point started_at_;
+};
+
+// A JSON or plain error reply in the upstream error envelope (status, message; no secrets).
+local_response make_error_response(unsigned status, std::string_view message);
+
+} // namespace synergy_tokend

@@ -1,0 +1,88 @@
+// The local listeners (PRODUCT.md §5, §6): TCP addresses and a Unix socket, one coroutine per
+// connection, each request handed to local_api.
+//
+// Limits enforced per connection: request header <= 8 KiB (431), body <= 64 KiB (413); a new
+// connection must deliver a complete request within 10 s, and so must a request once its first
+// byte arrived; a kept-alive connection may idle 60 s between requests. Beyond
+// listen.max_connections, new connections are closed at once. Pipelined requests are answered in
+// order. One failing session never affects another.
+//
+// The Unix socket is created with listen.unix_mode; a stale socket file is replaced, a live one
+// (another daemon answering) is an error. All member functions run on the executor given at
+// construction.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "synergy_tokend/config.hpp"
+
+namespace synergy_tokend {
+
+class local_api;
+
+struct server_limits {
+    std::size_t header_limit = 8 * 1024;
+    std::size_t body_limit = 64 * 1024;
+    std::chrono::milliseconds request_timeout{10000};
+    std::chrono::milliseconds idle_timeout{60000};
+};
+
+class local_server {
+public:
+    local_server(boost::asio::any_io_executor ex, const listen_config& cfg, local_api& api,
+                 server_limits limits = {});
+    ~local_server();
+    local_server(const local_server&) = delete;
+    local_server& operator=(const local_server&) = delete;
+
+    // Binds every listener. On failure returns a message naming the listener and the reason
+    // ("listen.tcp 127.0.0.1:8731: Address already in use") and leaves nothing bound.
+    std::string open();
+
+    // Starts accepting on every bound listener.
+    void start();
+
+    // Stops accepting, closes idle connections and lets requests in flight finish; each busy
+    // connection closes after its reply. `on_drained` is called when no connection is left.
+    void stop(std::function<void()> on_drained);
+
+    // "tcp 127.0.0.1:8731", "unix /run/synergy-tokend/tokend.sock" (actual bound ports).
+    std::vector<std::string> describe_listeners() const;
+    std::size_t open_connections() const { return sessions_.size(); }
+
+    // Bookkeeping shared with the session coroutines in local_server.cpp.
+    struct session_handle {
+        std::function<void()> close; // closes the socket, cancelling its pending I/O
+        bool busy = false;           // a request is being handled
+    };
+    using session_iterator = std::list<session_handle>::iterator;
+    session_iterator add_session();
+    void remove_session(session_iterator it);
+    bool stopping() const { return stopping_; }
+    bool at_capacity() const { return sessions_.size() >= cfg_.max_connections; }
+    local_api& api() { return api_; }
+    const server_limits& limits() const { return limits_; }
+
+private:
+    boost::asio::any_io_executor ex_;
+    listen_config cfg_;
+    local_api& api_;
+    server_limits limits_;
+    std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> tcp_;
+    std::unique_ptr<boost::asio::local::stream_protocol::acceptor> unix_;
+    std::string unix_path_bound_;
+    std::list<session_handle> sessions_;
+    std::function<void()> on_drained_;
+    bool stopping_ = false;
+};
+
+} // namespace synergy_tokend

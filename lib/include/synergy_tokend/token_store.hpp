@@ -1,0 +1,135 @@
+// The configured token profiles and their lifecycle (PRODUCT.md §4).
+//
+// Each profile has one refresh driver (a coroutine) that fetches its token at start, sleeps until
+// the refresh point of refresh_policy, and retries failures with backoff. Callers ask get(): a
+// servable token is returned at once; otherwise the caller waits for the fetch in flight (starting
+// one if none is) up to upstream.request_timeout, then gets `unavailable` with a Retry-After.
+//
+// Guarantees:
+// - single flight: at most one upstream token request per profile is in flight, whatever the
+//   number of callers; all waiters share its result;
+// - a token is served only while it has more than refresh.min_serve_remaining_s of real
+//   (wall-clock) time left, judged at every get(); timers use the monotonic clock;
+// - state changes and failures are logged once per change, never a token or identity token.
+//
+// All member functions must be called on the executor given at construction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "synergy_tokend/clock.hpp"
+#include "synergy_tokend/config.hpp"
+#include "synergy_tokend/identity_source.hpp"
+#include "synergy_tokend/refresh_policy.hpp"
+
+namespace synergy_tokend {
+
+class upstream_client;
+
+enum class token_state { pending, fresh, refreshing, stale, expired, failed };
+const char* to_string(token_state s);
+
+// How the last upstream attempt for a profile ended.
+enum class fetch_outcome { none, ok, failed, rejected };
+
+// The state a profile shows (pure): `has_token`/`expires_at` describe the current token.
+token_state derive_state(bool has_token, wall_clock::time_point expires_at,
+                         wall_clock::time_point now, std::chrono::seconds min_serve_remaining,
+                         bool in_flight, fetch_outcome last);
+
+struct token_value {
+    std::string token;
+    std::string token_type;
+    wall_clock::time_point issued_at;
+    wall_clock::time_point expires_at;
+};
+
+struct profile_view {
+    profile_config cfg;
+    bool is_default = false;
+    token_state state = token_state::pending;
+    std::optional<wall_clock::time_point> expires_at;
+    std::optional<wall_clock::time_point> refresh_at; // next scheduled attempt
+    std::optional<wall_clock::time_point> last_refresh_at;
+    std::string last_error;
+    unsigned consecutive_failures = 0;
+    std::uint64_t refresh_count = 0;
+};
+
+struct serve_result {
+    enum class status { ok, unknown_profile, unavailable };
+    status outcome = status::unavailable;
+    token_value token;                   // set when ok
+    std::chrono::seconds retry_after{1}; // set when unavailable
+    std::string reason;                  // why unavailable; never contains a secret
+};
+
+class token_store {
+public:
+    token_store(boost::asio::any_io_executor ex, const config& cfg, upstream_client& upstream,
+                identity_source& identity);
+    ~token_store();
+    token_store(const token_store&) = delete;
+    token_store& operator=(const token_store&) = delete;
+
+    // Starts one refresh driver per profile. `first_round_done` is called once, when every
+    // profile's first fetch has ended (successfully or not).
+    void start(std::function<void()> first_round_done = {});
+
+    // Ends the drivers and wakes every waiter (they get `unavailable`).
+    void stop();
+
+    // A servable token of profile `name`, waiting for a fetch if needed (see above).
+    boost::asio::awaitable<serve_result> get(std::string name);
+
+    // Makes the next fetch re-read the identity token even if its file looks unchanged (SIGHUP).
+    void reread_identity() { force_identity_reread_ = true; }
+
+    std::vector<profile_view> profiles() const;
+    std::size_t servable_count() const;
+    std::vector<std::string> unservable_profiles() const;
+    const profile_config* default_profile() const;
+
+private:
+    struct entry;
+    using entry_ptr = std::shared_ptr<entry>;
+    struct attempt_result {
+        bool ok = false;
+        failure_class cls = failure_class::transient;
+        std::optional<std::chrono::seconds> retry_after;
+        std::chrono::seconds lifetime{0};
+    };
+
+    static boost::asio::awaitable<void> drive(token_store* self, entry_ptr e);
+    boost::asio::awaitable<attempt_result> fetch(entry_ptr e);
+    boost::asio::awaitable<void> sleep(entry_ptr e, std::chrono::milliseconds delay);
+    void kick(entry& e);
+    bool servable(const entry& e, wall_clock::time_point now) const;
+    profile_view view(const entry& e, wall_clock::time_point now) const;
+    void note_first_fetch_done(entry& e);
+    double draw(double lo, double hi);
+
+    boost::asio::any_io_executor ex_;
+    config cfg_;
+    upstream_client& upstream_;
+    identity_source& identity_;
+    std::map<std::string, entry_ptr> entries_;
+    std::function<void()> first_round_done_;
+    std::size_t first_fetches_pending_ = 0;
+    bool force_identity_reread_ = false;
+    bool stopped_ = false;
+    std::mt19937_64 rng_;
+};
+
+} // namespace synergy_tokend

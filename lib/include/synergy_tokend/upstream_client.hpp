@@ -1,0 +1,130 @@
+// The HTTP(S) client for the Auth API (PRODUCT.md §2, §6 upstream TLS), with a connection pool.
+//
+// - TLS: peer verification against `ca_file` or the system store, hostname verification, SNI,
+//   TLS >= 1.2. A failed handshake reports OpenSSL's reason ("certificate verify failed: ...").
+// - Pool: at most `max_connections` connections open at once; a request beyond that waits for a
+//   free one (within request_timeout). Kept-alive connections are reused and closed after
+//   `idle_timeout` unused. A reused connection that turns out closed before any reply byte was
+//   read is retried once on a fresh connection (the request never reached upstream's handler).
+// - Timeouts: connect_timeout for resolve + connect + handshake, request_timeout for the queue
+//   wait and for write + read of the exchange.
+//
+// All member functions must be called on the executor given at construction (one event-loop
+// thread). send() never throws for network or protocol failures: it reports them in the result.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "synergy_tokend/config.hpp"
+
+namespace synergy_tokend {
+
+struct upstream_url {
+    bool tls = true;
+    std::string host;      // without brackets for IPv6
+    std::string port;      // always set ("443" / "80" by default)
+    std::string base_path; // e.g. "/v1", no trailing slash, may be empty
+    std::string host_header;
+};
+
+// Splits a base URL (already validated by the config parser). Pure.
+std::optional<upstream_url> parse_upstream_url(std::string_view url);
+
+enum class upstream_errc {
+    connect_failed = 1,   // resolve or TCP connect failed (refused, unreachable)
+    tls_handshake_failed, // detail has OpenSSL's reason
+    timeout,              // connect, queue, or exchange took too long
+    connection_lost,      // closed or reset before a complete reply
+    bad_response,         // not parseable as HTTP, or over the size limit
+    shutting_down,
+};
+
+const boost::system::error_category& upstream_category();
+boost::system::error_code make_error_code(upstream_errc e);
+
+struct upstream_request {
+    boost::beast::http::verb method = boost::beast::http::verb::get;
+    std::string target; // relative to the base path: "/products/token", "/info/x?y=1"
+    std::string body;
+    std::string content_type;
+    std::string authorization; // full header value; never logged
+    std::string accept;
+};
+
+struct upstream_result {
+    boost::system::error_code ec; // upstream_errc on failure
+    std::string detail;           // human-readable cause for logs and error bodies
+    boost::beast::http::response<boost::beast::http::string_body> response;
+    std::chrono::microseconds latency{0};
+    bool ok() const { return !ec; }
+};
+
+struct upstream_stats {
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0; // network/TLS/timeout failures (not HTTP error statuses)
+    std::uint64_t connects = 0;
+    std::uint64_t tls_handshakes = 0;
+    std::size_t open_connections = 0;
+    std::size_t idle_connections = 0;
+    std::chrono::microseconds last_latency{0};
+};
+
+class upstream_client {
+public:
+    // Throws std::runtime_error naming the file when `ca_file` cannot be loaded.
+    upstream_client(boost::asio::any_io_executor ex, const upstream_config& cfg);
+    ~upstream_client();
+    upstream_client(const upstream_client&) = delete;
+    upstream_client& operator=(const upstream_client&) = delete;
+
+    boost::asio::awaitable<upstream_result> send(upstream_request req);
+
+    upstream_stats stats() const;
+    const upstream_url& url() const { return url_; }
+
+    // Closes idle connections and fails later sends with shutting_down.
+    void shutdown();
+
+private:
+    struct connection;
+    using connection_ptr = std::unique_ptr<connection>;
+
+    boost::asio::awaitable<connection_ptr> acquire(std::chrono::steady_clock::time_point deadline,
+                                                   upstream_result& failure);
+    boost::asio::awaitable<connection_ptr> connect(upstream_result& failure);
+    void release(connection_ptr conn, bool reusable);
+    void close_expired_idle();
+    static boost::asio::awaitable<void> reap_idle(upstream_client* self);
+
+    boost::asio::any_io_executor ex_;
+    upstream_config cfg_;
+    upstream_url url_;
+    boost::asio::ssl::context tls_ctx_;
+    std::deque<connection_ptr> idle_;
+    std::size_t open_ = 0;
+    boost::asio::steady_timer slot_freed_;
+    bool reaper_running_ = false;
+    bool stopping_ = false;
+    std::shared_ptr<bool> alive_;
+    upstream_stats stats_;
+};
+
+} // namespace synergy_tokend
+
+template <>
+struct boost::system::is_error_code_enum<synergy_tokend::upstream_errc> : std::true_type {};

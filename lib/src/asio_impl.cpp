@@ -1,0 +1,4 @@
+// The one translation unit that compiles Asio, Asio's SSL support and Beast (see CMakeLists.txt).
+#include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
+#include <boost/beast/src.hpp>

@@ -1,0 +1,88 @@
+#include "synergy_tokend/identity_source.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace synergy_tokend {
+namespace {
+
+std::string trim(std::string s) {
+    const char* ws = " \t\r\n";
+    const auto first = s.find_first_not_of(ws);
+    if (first == std::string::npos)
+        return {};
+    const auto last = s.find_last_not_of(ws);
+    return s.substr(first, last - first + 1);
+}
+
+} // namespace
+
+identity_source::identity_source(identity_config cfg) : cfg_(std::move(cfg)) {}
+
+std::string identity_source::describe() const {
+    if (!cfg_.token_env.empty())
+        return "environment variable " + cfg_.token_env;
+    return "file " + resolve_path();
+}
+
+std::string identity_source::resolve_path() const {
+    const std::string& name = cfg_.token_file;
+    if (!name.empty() && name.front() != '/') {
+        if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
+            std::string candidate = std::string(dir) + "/" + name;
+            struct stat st {};
+            if (::stat(candidate.c_str(), &st) == 0)
+                return candidate;
+        }
+    }
+    return name;
+}
+
+identity_read identity_source::get(bool force_reread) {
+    if (!cfg_.token_env.empty()) {
+        const char* value = std::getenv(cfg_.token_env.c_str());
+        if (value == nullptr)
+            return {{}, "environment variable " + cfg_.token_env + " is not set"};
+        std::string token = trim(value);
+        if (token.empty())
+            return {{}, "environment variable " + cfg_.token_env + " is empty"};
+        return {std::move(token), {}};
+    }
+
+    const std::string path = resolve_path();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        loaded_ = false;
+        return {{}, "identity token file " + path + ": " + std::strerror(errno)};
+    }
+    const bool unchanged = loaded_ && path == cached_path_ &&
+                           st.st_mtim.tv_sec == cached_mtime_.tv_sec &&
+                           st.st_mtim.tv_nsec == cached_mtime_.tv_nsec &&
+                           static_cast<long long>(st.st_size) == cached_size_;
+    if (unchanged && !force_reread)
+        return cached_;
+
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        loaded_ = false;
+        return {{}, "identity token file " + path + ": " + std::strerror(errno)};
+    }
+    std::ostringstream content;
+    content << in.rdbuf();
+    identity_read result;
+    result.token = trim(content.str());
+    if (result.token.empty())
+        result.error = "identity token file " + path + " is empty";
+    cached_ = result;
+    cached_path_ = path;
+    cached_mtime_ = st.st_mtim;
+    cached_size_ = static_cast<long long>(st.st_size);
+    loaded_ = true;
+    return result;
+}
+
+} // namespace synergy_tokend

@@ -1,0 +1,286 @@
+#include "synergy_tokend/local_server.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "synergy_tokend/local_api.hpp"
+#include "synergy_tokend/log.hpp"
+
+namespace synergy_tokend {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using unix_socket = asio::local::stream_protocol;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+    const auto addr = ep.address();
+    return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+           std::to_string(ep.port());
+}
+
+template <class Protocol>
+asio::awaitable<void> write_response(beast::basic_stream<Protocol>& stream, local_response res,
+                                     bool keep_alive, bool head, std::chrono::milliseconds timeout) {
+    res.version(11);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    if (head)
+        res.body().clear(); // Content-Length stays that of the GET reply
+    stream.expires_after(timeout);
+    co_await http::async_write(stream, res, use_nothrow);
+}
+
+// Reads requests and writes replies until the peer closes, a limit is hit, or the server stops.
+template <class Protocol>
+asio::awaitable<void> run_session(beast::basic_stream<Protocol> stream, local_server* server) {
+    auto handle = server->add_session();
+    handle->close = [&stream] {
+        error_code ignored;
+        stream.socket().close(ignored);
+    };
+    const server_limits& limits = server->limits();
+    beast::flat_buffer buffer;
+    bool first = true;
+
+    for (;;) {
+        if (server->stopping())
+            break;
+        if (!first && buffer.size() == 0) {
+            // Between requests: wait for the next one's first byte, up to the idle timeout.
+            asio::steady_timer idle(stream.get_executor(), limits.idle_timeout);
+            auto waited = co_await (stream.socket().async_wait(Protocol::socket::wait_read,
+                                                               use_nothrow) ||
+                                    idle.async_wait(use_nothrow));
+            if (waited.index() == 1 || std::get<0>(waited) != std::tuple<error_code>{})
+                break;
+        }
+        // From the first byte (or from accept), the whole request must arrive in time.
+        stream.expires_after(limits.request_timeout);
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+        parser.body_limit(limits.body_limit);
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        first = false;
+        if (ec == http::error::header_limit) {
+            co_await write_response(stream, make_error_response(431, "request header over 8 KiB"),
+                                    false, false, limits.request_timeout);
+            break;
+        }
+        if (ec == http::error::body_limit) {
+            co_await write_response(stream, make_error_response(413, "request body over 64 KiB"),
+                                    false, false, limits.request_timeout);
+            break;
+        }
+        if (ec) {
+            // A malformed request gets a 400; a closed, reset or too slow peer gets nothing.
+            if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                ec != http::error::end_of_stream && ec != http::error::partial_message)
+                co_await write_response(stream,
+                                        make_error_response(400, "malformed HTTP request: " +
+                                                                     ec.message()),
+                                        false, false, limits.request_timeout);
+            break;
+        }
+        local_request req = parser.release();
+        const bool keep_alive = req.keep_alive();
+        const bool head = req.method() == http::verb::head;
+        stream.expires_never();
+        handle->busy = true;
+        local_response res = co_await server->api().handle(std::move(req));
+        co_await write_response(stream, std::move(res), keep_alive && !server->stopping(), head,
+                                limits.request_timeout);
+        handle->busy = false;
+        if (!keep_alive || server->stopping())
+            break;
+    }
+    error_code ignored;
+    stream.socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+    server->remove_session(handle);
+}
+
+void log_session_exception(std::exception_ptr e) {
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log::error("local_server", std::string("session ended by an internal error: ") +
+                                       ex.what());
+    }
+}
+
+template <class Protocol>
+asio::awaitable<void> accept_loop(local_server* server,
+                                  typename Protocol::acceptor* acceptor) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor->async_accept(use_nothrow);
+        if (ec == asio::error::operation_aborted || !acceptor->is_open() || server->stopping())
+            co_return;
+        if (ec) {
+            // Out of file descriptors and the like: say so, pause, keep serving.
+            log::warn("local_server", "accept failed: " + ec.message());
+            asio::steady_timer pause(co_await asio::this_coro::executor,
+                                     std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        if (server->at_capacity()) {
+            error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        if constexpr (std::is_same_v<Protocol, tcp>)
+            socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(acceptor->get_executor(),
+                       run_session(beast::basic_stream<Protocol>(std::move(socket)), server),
+                       log_session_exception);
+    }
+}
+
+// A stale socket file (no process answers) is removed; a live one is an error.
+std::string prepare_unix_path(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0)
+        return errno == ENOENT ? std::string() : std::string(std::strerror(errno));
+    if (!S_ISSOCK(st.st_mode))
+        return "exists and is not a socket";
+    asio::io_context probe_ctx;
+    unix_socket::socket probe(probe_ctx);
+    error_code ec;
+    probe.connect(unix_socket::endpoint(path), ec);
+    if (!ec)
+        return "another process is listening on it";
+    if (::unlink(path.c_str()) != 0)
+        return std::string("cannot remove the stale socket file: ") + std::strerror(errno);
+    return {};
+}
+
+} // namespace
+
+local_server::local_server(asio::any_io_executor ex, const listen_config& cfg, local_api& api,
+                           server_limits limits)
+    : ex_(ex), cfg_(cfg), api_(api), limits_(limits) {}
+
+local_server::~local_server() {
+    if (!unix_path_bound_.empty())
+        ::unlink(unix_path_bound_.c_str());
+}
+
+std::string local_server::open() {
+    for (const auto& addr : cfg_.tcp) {
+        const std::string name = "listen.tcp " + addr.host + ":" + std::to_string(addr.port);
+        error_code ec;
+        const auto ip = asio::ip::make_address(addr.host, ec);
+        if (ec)
+            return name + ": not an IP address";
+        const tcp::endpoint ep(ip, addr.port);
+        auto acceptor = std::make_unique<tcp::acceptor>(ex_);
+        acceptor->open(ep.protocol(), ec);
+        if (!ec)
+            acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec)
+            acceptor->bind(ep, ec);
+        if (!ec)
+            acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            tcp_.clear();
+            return name + ": " + ec.message();
+        }
+        tcp_.push_back(std::move(acceptor));
+    }
+    if (!cfg_.unix_path.empty()) {
+        const std::string name = "listen.unix " + cfg_.unix_path;
+        if (auto problem = prepare_unix_path(cfg_.unix_path); !problem.empty()) {
+            tcp_.clear();
+            return name + ": " + problem;
+        }
+        error_code ec;
+        auto acceptor = std::make_unique<unix_socket::acceptor>(ex_);
+        const unix_socket::endpoint ep(cfg_.unix_path);
+        acceptor->open(ep.protocol(), ec);
+        if (!ec)
+            acceptor->bind(ep, ec);
+        if (!ec) {
+            unix_path_bound_ = cfg_.unix_path;
+            if (::chmod(cfg_.unix_path.c_str(), cfg_.unix_mode) != 0)
+                ec.assign(errno, boost::system::system_category());
+        }
+        if (!ec)
+            acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            tcp_.clear();
+            return name + ": " + ec.message();
+        }
+        unix_ = std::move(acceptor);
+    }
+    return {};
+}
+
+void local_server::start() {
+    for (auto& acceptor : tcp_)
+        asio::co_spawn(ex_, accept_loop<tcp>(this, acceptor.get()), log_session_exception);
+    if (unix_)
+        asio::co_spawn(ex_, accept_loop<unix_socket>(this, unix_.get()), log_session_exception);
+}
+
+void local_server::stop(std::function<void()> on_drained) {
+    stopping_ = true;
+    on_drained_ = std::move(on_drained);
+    error_code ignored;
+    for (auto& acceptor : tcp_)
+        acceptor->close(ignored);
+    if (unix_)
+        unix_->close(ignored);
+    for (auto& s : sessions_)
+        if (!s.busy && s.close)
+            s.close();
+    if (sessions_.empty() && on_drained_)
+        std::exchange(on_drained_, nullptr)();
+}
+
+std::vector<std::string> local_server::describe_listeners() const {
+    std::vector<std::string> out;
+    for (const auto& acceptor : tcp_) {
+        error_code ec;
+        const auto ep = acceptor->local_endpoint(ec);
+        if (!ec)
+            out.push_back("tcp " + endpoint_text(ep));
+    }
+    if (unix_)
+        out.push_back("unix " + unix_path_bound_);
+    return out;
+}
+
+local_server::session_iterator local_server::add_session() {
+    return sessions_.insert(sessions_.end(), session_handle{});
+}
+
+void local_server::remove_session(session_iterator it) {
+    sessions_.erase(it);
+    if (stopping_ && sessions_.empty() && on_drained_)
+        std::exchange(on_drained_, nullptr)();
+}
+
+} // namespace synergy_tokend

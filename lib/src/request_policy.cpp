@@ -1,0 +1,62 @@
+#include "synergy_tokend/request_policy.hpp"
+
+namespace synergy_tokend {
+
+bool host_allowed(std::string_view host) {
+    if (host.empty())
+        return true;
+    std::string_view name = host;
+    if (host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos)
+            return false;
+        name = host.substr(0, close + 1);
+        const std::string_view rest = host.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':')
+            return false;
+    } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+        name = host.substr(0, colon);
+    }
+    auto iequals = [](std::string_view a, std::string_view b) {
+        if (a.size() != b.size())
+            return false;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            char c = a[i];
+            if (c >= 'A' && c <= 'Z')
+                c = static_cast<char>(c - 'A' + 'a');
+            if (c != b[i])
+                return false;
+        }
+        return true;
+    };
+    return iequals(name, "localhost") || name == "127.0.0.1" || name == "[::1]";
+}
+
+policy_verdict check_request(const request_facts& facts, route_kind route,
+                             bool require_request_header) {
+    if (facts.host && !host_allowed(*facts.host))
+        return policy_verdict::bad_host;
+    if (facts.has_origin || facts.has_x_forwarded_for || facts.has_forwarded)
+        return policy_verdict::proxied;
+    const bool secret_route = route == route_kind::token_get || route == route_kind::info;
+    if (require_request_header && secret_route &&
+        (!facts.tokend_request || *facts.tokend_request != "1"))
+        return policy_verdict::missing_request_header;
+    return policy_verdict::allow;
+}
+
+const char* describe(policy_verdict v) {
+    switch (v) {
+    case policy_verdict::allow:
+        return "allowed";
+    case policy_verdict::bad_host:
+        return "Host must be localhost, 127.0.0.1 or [::1]";
+    case policy_verdict::proxied:
+        return "requests carrying Origin, X-Forwarded-For or Forwarded are refused";
+    case policy_verdict::missing_request_header:
+        return "this endpoint requires the header X-Tokend-Request: 1";
+    }
+    return "refused";
+}
+
+} // namespace synergy_tokend

@@ -1,0 +1,149 @@
+#include "synergy_tokend/router.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+namespace synergy_tokend {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decodes a path segment; an invalid escape or a decoded '/' or NUL gives "" (no match).
+std::string decode_segment(std::string_view in) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out += in[i];
+            continue;
+        }
+        if (i + 2 >= in.size())
+            return {};
+        const int hi = hex_value(in[i + 1]);
+        const int lo = hex_value(in[i + 2]);
+        if (hi < 0 || lo < 0)
+            return {};
+        const char c = static_cast<char>(hi * 16 + lo);
+        if (c == '/' || c == '\0')
+            return {};
+        out += c;
+        i += 2;
+    }
+    return out;
+}
+
+std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+std::string meta(unsigned status, std::string_view time) {
+    std::string m = R"("meta":{"code":)";
+    m += std::to_string(status);
+    m += R"(,"time":")";
+    m += time;
+    m += R"("})";
+    return m;
+}
+
+} // namespace
+
+route match_route(std::string_view method, std::string_view target) {
+    route r;
+    const auto q = target.find('?');
+    const std::string_view path = target.substr(0, q);
+    const bool is_get = method == "GET" || method == "HEAD";
+
+    auto fixed = [&](route_kind kind, bool method_ok, const char* allow) {
+        r.kind = kind;
+        r.method_allowed = method_ok;
+        r.allow = allow;
+        return r;
+    };
+
+    if (path == "/v1/tokens")
+        return fixed(route_kind::tokens_list, is_get, "GET");
+    if (path == "/v1/products/token")
+        return fixed(route_kind::products_token, method == "POST", "POST");
+    if (path == "/status")
+        return fixed(route_kind::status, is_get, "GET");
+    if (path == "/metrics")
+        return fixed(route_kind::metrics, is_get, "GET");
+    if (path == "/healthz")
+        return fixed(route_kind::healthz, is_get, "GET");
+    if (path == "/readyz")
+        return fixed(route_kind::readyz, is_get, "GET");
+
+    constexpr std::string_view tokens_prefix = "/v1/tokens/";
+    if (path.starts_with(tokens_prefix)) {
+        const std::string_view segment = path.substr(tokens_prefix.size());
+        if (segment.empty() || segment.find('/') != std::string_view::npos)
+            return r;
+        std::string name = decode_segment(segment);
+        if (name.empty())
+            return r;
+        fixed(route_kind::token_get, is_get, "GET");
+        r.param = std::move(name);
+        return r;
+    }
+    constexpr std::string_view info_prefix = "/v1/info/";
+    if (path.starts_with(info_prefix) && path.size() > info_prefix.size()) {
+        fixed(route_kind::info, is_get, "GET");
+        r.param = std::string(target.substr(info_prefix.size() - 1)); // keeps "/..." and query
+        return r;
+    }
+    return r;
+}
+
+std::string data_envelope(unsigned status, std::string_view data_json, std::string_view time) {
+    std::string out = R"({"data":)";
+    out += data_json;
+    out += ',';
+    out += meta(status, time);
+    out += '}';
+    return out;
+}
+
+std::string error_envelope(unsigned status, std::string_view reason, std::string_view message,
+                           std::string_view time) {
+    const std::string msg = json_string(message);
+    const std::string code = std::to_string(status);
+    std::string out = R"({"error":{"code":)";
+    out += code;
+    out += R"(,"message":)";
+    out += msg;
+    out += R"(,"errors":[{"code":)";
+    out += code;
+    out += R"(,"message":)";
+    out += msg;
+    out += R"(,"reason":")";
+    out += reason;
+    out += R"("}]},)";
+    out += meta(status, time);
+    out += '}';
+    return out;
+}
+
+const char* reason_for_status(unsigned status) {
+    switch (status) {
+    case 400:
+    case 413:
+    case 422:
+    case 431:
+        return "INVALID_DATA";
+    case 404:
+        return "NOT_FOUND";
+    case 401:
+    case 403:
+        return "NOT_AUTHORISED";
+    default:
+        return "ERROR";
+    }
+}
+
+} // namespace synergy_tokend

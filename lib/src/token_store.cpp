@@ -1,0 +1,369 @@
+#include "synergy_tokend/token_store.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "synergy_tokend/log.hpp"
+#include "synergy_tokend/token_reply.hpp"
+#include "synergy_tokend/upstream_client.hpp"
+
+namespace synergy_tokend {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+// A sleeping driver re-checks the wall clock at least this often, so a clock jump or a
+// suspend/resume cannot leave a token unrefreshed past its real refresh point.
+constexpr milliseconds max_sleep_chunk{30000};
+
+std::string token_request_body(const profile_config& p, const std::string& identity) {
+    json::object body;
+    body["userIdentityToken"] = identity;
+    body["product"] = p.product;
+    body["customerId"] = p.customer_id;
+    if (p.scopes) {
+        json::array scopes;
+        for (const auto& s : *p.scopes)
+            scopes.emplace_back(s);
+        body["scopes"] = std::move(scopes);
+    }
+    return json::serialize(body);
+}
+
+std::string seconds_text(milliseconds d) {
+    return std::to_string(std::chrono::duration_cast<seconds>(d).count()) + " s";
+}
+
+} // namespace
+
+const char* to_string(token_state s) {
+    switch (s) {
+    case token_state::pending:
+        return "pending";
+    case token_state::fresh:
+        return "fresh";
+    case token_state::refreshing:
+        return "refreshing";
+    case token_state::stale:
+        return "stale";
+    case token_state::expired:
+        return "expired";
+    case token_state::failed:
+        return "failed";
+    }
+    return "unknown";
+}
+
+token_state derive_state(bool has_token, wall_clock::time_point expires_at,
+                         wall_clock::time_point now, seconds min_serve_remaining, bool in_flight,
+                         fetch_outcome last) {
+    if (!has_token)
+        return last == fetch_outcome::rejected ? token_state::failed : token_state::pending;
+    if (expires_at - now <= min_serve_remaining)
+        return last == fetch_outcome::rejected ? token_state::failed : token_state::expired;
+    if (in_flight)
+        return token_state::refreshing;
+    if (last == fetch_outcome::failed || last == fetch_outcome::rejected)
+        return token_state::stale;
+    return token_state::fresh;
+}
+
+struct token_store::entry {
+    entry(asio::any_io_executor ex, profile_config c)
+        : cfg(std::move(c)), wake(ex), done(ex, steady::time_point::max()) {}
+
+    profile_config cfg;
+    std::optional<token_value> current;
+    fetch_outcome last_outcome = fetch_outcome::none;
+    bool in_flight = false;
+    bool stopped = false;
+    bool kicked = false;
+    bool first_fetch_done = false;
+    unsigned consecutive_failures = 0;
+    std::uint64_t refresh_count = 0;
+    std::string last_error;
+    std::string logged_problem; // the failure last logged, so a retry does not log again
+    std::optional<wall_clock::time_point> next_attempt_at;
+    std::optional<wall_clock::time_point> last_refresh_at;
+    std::optional<steady::time_point> last_attempt_end;
+    asio::steady_timer wake; // the driver's sleep; cancelled to fetch early
+    asio::steady_timer done; // never expires; cancelled to wake waiters when a fetch ends
+};
+
+token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_client& upstream,
+                         identity_source& identity)
+    : ex_(ex), cfg_(cfg), upstream_(upstream), identity_(identity), rng_(std::random_device{}()) {
+    for (const auto& p : cfg_.tokens)
+        entries_.emplace(p.name, std::make_shared<entry>(ex_, p));
+}
+
+token_store::~token_store() { stop(); }
+
+void token_store::start(std::function<void()> first_round_done) {
+    first_round_done_ = std::move(first_round_done);
+    first_fetches_pending_ = entries_.size();
+    if (first_fetches_pending_ == 0 && first_round_done_)
+        first_round_done_();
+    for (auto& [name, e] : entries_)
+        asio::co_spawn(ex_, drive(this, e), asio::detached);
+}
+
+void token_store::stop() {
+    if (stopped_)
+        return;
+    stopped_ = true;
+    for (auto& [name, e] : entries_) {
+        e->stopped = true;
+        e->wake.cancel();
+        e->done.cancel();
+    }
+}
+
+double token_store::draw(double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng_);
+}
+
+bool token_store::servable(const entry& e, wall_clock::time_point now) const {
+    return e.current && e.current->expires_at - now > cfg_.refresh.min_serve_remaining;
+}
+
+void token_store::kick(entry& e) {
+    if (e.in_flight || e.stopped)
+        return;
+    // Callers may wake a backing-off driver, but not more often than retry_initial_ms: a burst
+    // of requests against a failing upstream must not turn into a burst of upstream calls.
+    if (e.last_attempt_end && steady::now() - *e.last_attempt_end < cfg_.refresh.retry_initial)
+        return;
+    e.kicked = true;
+    e.wake.cancel();
+}
+
+asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
+    unsigned attempt = 0;
+    while (!e->stopped) {
+        const attempt_result r = co_await self->fetch(e);
+        if (e->stopped)
+            break;
+        milliseconds delay{};
+        if (r.ok) {
+            attempt = 0;
+            delay = refresh_delay(r.lifetime, self->cfg_.refresh, self->draw(-1.0, 1.0));
+        } else {
+            ++attempt;
+            delay = backoff_delay(attempt, r.cls, r.retry_after, self->cfg_.refresh,
+                                  self->draw(0.0, 1.0));
+        }
+        e->next_attempt_at = wall_clock::now() + delay;
+        if (r.ok)
+            log::debug("token_store", "profile " + e->cfg.name + ": next refresh in " +
+                                          seconds_text(delay));
+        co_await self->sleep(e, delay);
+    }
+}
+
+asio::awaitable<void> token_store::sleep(entry_ptr e, milliseconds delay) {
+    const auto due = steady::now() + delay;
+    const auto due_wall = wall_clock::now() + delay;
+    while (!e->stopped && !e->kicked) {
+        const auto now = steady::now();
+        if (now >= due || wall_clock::now() >= due_wall)
+            break;
+        e->wake.expires_after(std::min<steady::duration>(due - now, max_sleep_chunk));
+        co_await e->wake.async_wait(use_nothrow);
+    }
+    e->kicked = false;
+}
+
+asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
+    e->in_flight = true;
+    attempt_result r;
+    std::string problem;
+
+    identity_read id = identity_.get(force_identity_reread_);
+    force_identity_reread_ = false;
+    if (!id.ok()) {
+        problem = id.error;
+    } else {
+        upstream_request req;
+        req.method = boost::beast::http::verb::post;
+        req.target = "/products/token";
+        req.content_type = "application/json";
+        req.body = token_request_body(e->cfg, id.token);
+        upstream_result res = co_await upstream_.send(std::move(req));
+        const auto now = wall_clock::now();
+        if (!res.ok()) {
+            problem = res.ec.message() + ": " + res.detail;
+        } else if (const unsigned status = res.response.result_int(); status / 100 == 2) {
+            auto parsed =
+                parse_token_reply(res.response.body(), cfg_.refresh.default_lifetime, now);
+            if (!parsed) {
+                problem = "HTTP " + std::to_string(status) + ": " + parsed.error().message();
+            } else {
+                if (parsed->lifetime_defaulted)
+                    log::warn("token_store",
+                              "profile " + e->cfg.name +
+                                  ": upstream gave no usable expiresIn or JWT exp; assuming "
+                                  "refresh.default_lifetime_s");
+                r.ok = true;
+                r.lifetime = parsed->lifetime;
+                e->current = token_value{std::move(parsed->token), std::move(parsed->token_type),
+                                         now, now + parsed->lifetime};
+            }
+        } else {
+            r.cls = classify_status(status);
+            if (auto h = res.response.find(boost::beast::http::field::retry_after);
+                h != res.response.end())
+                r.retry_after = parse_retry_after(h->value(), now);
+            problem = describe_upstream_error(status, res.response.body());
+            if (r.cls == failure_class::auth) {
+                force_identity_reread_ = true;
+                problem += " (identity token from " + identity_.describe() +
+                           " rejected; it is re-read before the next attempt)";
+            }
+        }
+    }
+
+    const auto now = wall_clock::now();
+    if (r.ok) {
+        ++e->refresh_count;
+        e->consecutive_failures = 0;
+        e->last_refresh_at = now;
+        e->last_outcome = fetch_outcome::ok;
+        e->last_error.clear();
+        if (!e->logged_problem.empty()) {
+            log::info("token_store", "profile " + e->cfg.name + ": upstream recovered, token " +
+                                         "refreshed, valid for " +
+                                         std::to_string(r.lifetime.count()) + " s");
+            e->logged_problem.clear();
+        } else {
+            log::debug("token_store", "profile " + e->cfg.name + ": token refreshed, valid for " +
+                                          std::to_string(r.lifetime.count()) + " s");
+        }
+    } else {
+        ++e->consecutive_failures;
+        e->last_outcome =
+            r.cls == failure_class::rejected ? fetch_outcome::rejected : fetch_outcome::failed;
+        e->last_error = problem;
+        if (problem != e->logged_problem) {
+            const char* consequence =
+                r.cls == failure_class::rejected
+                    ? "profile marked failed; retrying at refresh.retry_max_ms"
+                    : (servable(*e, now) ? "serving the current token while it lasts (stale)"
+                                         : "no token to serve; retrying with backoff");
+            log::write(r.cls == failure_class::transient ? log_level::warn : log_level::error,
+                       "token_store",
+                       "profile " + e->cfg.name + ": token request failed: " + problem + "; " +
+                           consequence);
+            e->logged_problem = problem;
+        }
+    }
+    e->in_flight = false;
+    e->last_attempt_end = steady::now();
+    e->done.cancel();
+    note_first_fetch_done(*e);
+    co_return r;
+}
+
+void token_store::note_first_fetch_done(entry& e) {
+    if (e.first_fetch_done)
+        return;
+    e.first_fetch_done = true;
+    if (first_fetches_pending_ > 0 && --first_fetches_pending_ == 0 && first_round_done_)
+        first_round_done_();
+}
+
+asio::awaitable<serve_result> token_store::get(std::string name) {
+    serve_result out;
+    const auto it = entries_.find(name);
+    if (it == entries_.end()) {
+        out.outcome = serve_result::status::unknown_profile;
+        out.reason = "no token profile named '" + name + "'";
+        co_return out;
+    }
+    entry_ptr e = it->second;
+    const auto deadline = steady::now() + cfg_.upstream.request_timeout;
+    asio::steady_timer timeout(ex_, deadline);
+    for (;;) {
+        const auto now = wall_clock::now();
+        if (servable(*e, now)) {
+            out.outcome = serve_result::status::ok;
+            out.token = *e->current;
+            co_return out;
+        }
+        const bool rejected = e->last_outcome == fetch_outcome::rejected && !e->in_flight;
+        if (e->stopped || rejected || steady::now() >= deadline) {
+            out.outcome = serve_result::status::unavailable;
+            out.reason = "profile " + e->cfg.name + " has no valid token";
+            if (!e->last_error.empty())
+                out.reason += ": " + e->last_error;
+            auto retry = seconds(1);
+            if (e->next_attempt_at && !e->in_flight)
+                retry = std::max(retry, std::chrono::ceil<seconds>(*e->next_attempt_at - now));
+            out.retry_after = retry;
+            co_return out;
+        }
+        kick(*e);
+        co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+    }
+}
+
+profile_view token_store::view(const entry& e, wall_clock::time_point now) const {
+    profile_view v;
+    v.cfg = e.cfg;
+    const profile_config* def = default_profile();
+    v.is_default = def != nullptr && def->name == e.cfg.name;
+    v.state = derive_state(e.current.has_value(),
+                           e.current ? e.current->expires_at : wall_clock::time_point{}, now,
+                           cfg_.refresh.min_serve_remaining, e.in_flight, e.last_outcome);
+    if (e.current)
+        v.expires_at = e.current->expires_at;
+    v.refresh_at = e.next_attempt_at;
+    v.last_refresh_at = e.last_refresh_at;
+    v.last_error = e.last_error;
+    v.consecutive_failures = e.consecutive_failures;
+    v.refresh_count = e.refresh_count;
+    return v;
+}
+
+std::vector<profile_view> token_store::profiles() const {
+    std::vector<profile_view> out;
+    const auto now = wall_clock::now();
+    for (const auto& p : cfg_.tokens)
+        out.push_back(view(*entries_.at(p.name), now));
+    return out;
+}
+
+std::size_t token_store::servable_count() const {
+    const auto now = wall_clock::now();
+    return static_cast<std::size_t>(std::count_if(
+        entries_.begin(), entries_.end(), [&](const auto& kv) { return servable(*kv.second, now); }));
+}
+
+std::vector<std::string> token_store::unservable_profiles() const {
+    std::vector<std::string> out;
+    const auto now = wall_clock::now();
+    for (const auto& p : cfg_.tokens)
+        if (!servable(*entries_.at(p.name), now))
+            out.push_back(p.name);
+    return out;
+}
+
+const profile_config* token_store::default_profile() const { return cfg_.default_profile(); }
+
+} // namespace synergy_tokend

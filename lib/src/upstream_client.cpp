@@ -1,0 +1,414 @@
+#include "synergy_tokend/upstream_client.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+namespace synergy_tokend {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_upstream_body = 8 * 1024 * 1024;
+
+class upstream_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "upstream"; }
+    std::string message(int ev) const override {
+        switch (static_cast<upstream_errc>(ev)) {
+        case upstream_errc::connect_failed:
+            return "cannot connect to upstream";
+        case upstream_errc::tls_handshake_failed:
+            return "TLS handshake with upstream failed";
+        case upstream_errc::timeout:
+            return "upstream timed out";
+        case upstream_errc::connection_lost:
+            return "upstream closed the connection before a complete reply";
+        case upstream_errc::bad_response:
+            return "upstream sent an invalid HTTP reply";
+        case upstream_errc::shutting_down:
+            return "shutting down";
+        }
+        return "unknown upstream error";
+    }
+};
+
+bool is_ip_literal(const std::string& host) {
+    error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+std::string tls_failure_reason(const error_code& ec, SSL* ssl) {
+    std::string reason = ec.message();
+    if (ssl != nullptr) {
+        const long verify = SSL_get_verify_result(ssl);
+        if (verify != X509_V_OK) {
+            reason += ": ";
+            reason += X509_verify_cert_error_string(verify);
+        }
+    }
+    return reason;
+}
+
+} // namespace
+
+const boost::system::error_category& upstream_category() {
+    static const upstream_category_impl instance;
+    return instance;
+}
+
+boost::system::error_code make_error_code(upstream_errc e) {
+    return {static_cast<int>(e), upstream_category()};
+}
+
+std::optional<upstream_url> parse_upstream_url(std::string_view url) {
+    upstream_url out;
+    if (url.starts_with("https://")) {
+        out.tls = true;
+        url.remove_prefix(8);
+    } else if (url.starts_with("http://")) {
+        out.tls = false;
+        url.remove_prefix(7);
+    } else {
+        return std::nullopt;
+    }
+    const auto slash = url.find('/');
+    std::string_view authority = url.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? "" : url.substr(slash);
+    while (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    if (authority.empty())
+        return std::nullopt;
+    out.host_header = std::string(authority);
+    std::string_view host = authority;
+    std::string_view port;
+    if (authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':')
+                return std::nullopt;
+            port = authority.substr(close + 2);
+        }
+    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty())
+        return std::nullopt;
+    out.host = std::string(host);
+    out.port = port.empty() ? (out.tls ? "443" : "80") : std::string(port);
+    out.base_path = std::string(path);
+    return out;
+}
+
+struct upstream_client::connection {
+    explicit connection(asio::any_io_executor ex) : tcp(ex) {}
+    beast::tcp_stream tcp;                                   // used when plain
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls; // used when TLS
+    beast::flat_buffer buffer;
+    std::chrono::steady_clock::time_point idle_since{};
+    bool reused = false;
+
+    beast::tcp_stream& lowest() { return tls ? tls->next_layer() : tcp; }
+    void close() {
+        error_code ignored;
+        lowest().socket().close(ignored);
+    }
+};
+
+upstream_client::upstream_client(asio::any_io_executor ex, const upstream_config& cfg)
+    : ex_(ex)
+    , cfg_(cfg)
+    , tls_ctx_(ssl::context::tls_client)
+    , slot_freed_(ex, std::chrono::steady_clock::time_point::max())
+    , alive_(std::make_shared<bool>(true)) {
+    auto url = parse_upstream_url(cfg_.base_url);
+    if (!url)
+        throw std::runtime_error("upstream.base_url: not a valid http(s) URL");
+    url_ = std::move(*url);
+    if (cfg_.max_connections == 0)
+        cfg_.max_connections = 1;
+
+    SSL_CTX_set_min_proto_version(tls_ctx_.native_handle(), TLS1_2_VERSION);
+    tls_ctx_.set_verify_mode(ssl::verify_peer);
+    error_code ec;
+    if (cfg_.ca_file.empty())
+        tls_ctx_.set_default_verify_paths(ec);
+    else
+        tls_ctx_.load_verify_file(cfg_.ca_file, ec);
+    if (ec) {
+        throw std::runtime_error(cfg_.ca_file.empty()
+                                     ? "cannot load the system trust store: " + ec.message()
+                                     : "upstream.ca_file " + cfg_.ca_file + ": " + ec.message());
+    }
+}
+
+upstream_client::~upstream_client() {
+    *alive_ = false;
+    for (auto& c : idle_)
+        c->close();
+}
+
+upstream_stats upstream_client::stats() const {
+    upstream_stats s = stats_;
+    s.open_connections = open_;
+    s.idle_connections = idle_.size();
+    return s;
+}
+
+void upstream_client::shutdown() {
+    stopping_ = true;
+    for (auto& c : idle_)
+        c->close();
+    open_ -= idle_.size();
+    idle_.clear();
+    slot_freed_.cancel();
+}
+
+void upstream_client::close_expired_idle() {
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle_.empty() && now - idle_.front()->idle_since >= cfg_.idle_timeout) {
+        idle_.front()->close();
+        idle_.pop_front();
+        --open_;
+        slot_freed_.cancel();
+    }
+}
+
+asio::awaitable<void> upstream_client::reap_idle(upstream_client* self) {
+    std::weak_ptr<bool> alive = self->alive_;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        if (alive.expired() || self->idle_.empty() || self->stopping_)
+            break;
+        // The oldest idle connection expires first; sleep until then.
+        timer.expires_at(self->idle_.front()->idle_since + self->cfg_.idle_timeout);
+        co_await timer.async_wait(use_nothrow);
+        if (alive.expired())
+            co_return;
+        self->close_expired_idle();
+    }
+    if (!alive.expired())
+        self->reaper_running_ = false;
+}
+
+void upstream_client::release(connection_ptr conn, bool reusable) {
+    if (reusable && !stopping_) {
+        conn->idle_since = std::chrono::steady_clock::now();
+        conn->reused = true;
+        idle_.push_back(std::move(conn));
+        if (!reaper_running_) {
+            reaper_running_ = true;
+            asio::co_spawn(ex_, reap_idle(this), asio::detached);
+        }
+    } else {
+        conn->close();
+        --open_;
+    }
+    slot_freed_.cancel();
+}
+
+asio::awaitable<upstream_client::connection_ptr>
+upstream_client::connect(upstream_result& failure) {
+    auto conn = std::make_unique<connection>(ex_);
+    tcp::resolver resolver(ex_);
+    asio::steady_timer deadline(ex_, cfg_.connect_timeout);
+
+    auto resolved = co_await (resolver.async_resolve(url_.host, url_.port, use_nothrow) ||
+                              deadline.async_wait(use_nothrow));
+    if (resolved.index() == 1) {
+        failure.ec = upstream_errc::timeout;
+        failure.detail = "resolving " + url_.host + " timed out";
+        co_return nullptr;
+    }
+    auto [rec, endpoints] = std::get<0>(resolved);
+    if (rec) {
+        failure.ec = upstream_errc::connect_failed;
+        failure.detail = "resolving " + url_.host + ": " + rec.message();
+        co_return nullptr;
+    }
+
+    conn->tcp.expires_at(deadline.expiry());
+    auto [cec, ep] = co_await conn->tcp.async_connect(endpoints, use_nothrow);
+    if (cec) {
+        failure.ec = cec == beast::error::timeout ? upstream_errc::timeout
+                                                  : upstream_errc::connect_failed;
+        failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " + cec.message();
+        co_return nullptr;
+    }
+    conn->tcp.socket().set_option(tcp::no_delay(true));
+    ++stats_.connects;
+
+    if (url_.tls) {
+        conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn->tcp),
+                                                                          tls_ctx_);
+        SSL* native = conn->tls->native_handle();
+        if (!is_ip_literal(url_.host))
+            SSL_set_tlsext_host_name(native, url_.host.c_str());
+        conn->tls->set_verify_callback(ssl::host_name_verification(url_.host));
+        conn->tls->next_layer().expires_at(deadline.expiry());
+        auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_nothrow);
+        if (hec) {
+            failure.ec = hec == beast::error::timeout ? upstream_errc::timeout
+                                                      : upstream_errc::tls_handshake_failed;
+            failure.detail = "TLS handshake with " + url_.host + ":" + url_.port + ": " +
+                             tls_failure_reason(hec, native);
+            co_return nullptr;
+        }
+        ++stats_.tls_handshakes;
+    }
+    co_return conn;
+}
+
+asio::awaitable<upstream_client::connection_ptr>
+upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstream_result& failure) {
+    for (;;) {
+        if (stopping_) {
+            failure.ec = upstream_errc::shutting_down;
+            failure.detail = "shutting down";
+            co_return nullptr;
+        }
+        close_expired_idle();
+        if (!idle_.empty()) {
+            // Most recently used first: it is the least likely to have been closed by upstream.
+            auto conn = std::move(idle_.back());
+            idle_.pop_back();
+            co_return conn;
+        }
+        if (open_ < cfg_.max_connections) {
+            ++open_;
+            auto conn = co_await connect(failure);
+            if (!conn) {
+                --open_;
+                slot_freed_.cancel();
+            }
+            co_return conn;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            failure.ec = upstream_errc::timeout;
+            failure.detail = "no upstream connection became free within upstream.request_timeout_ms";
+            co_return nullptr;
+        }
+        asio::steady_timer timeout(ex_, deadline);
+        co_await (slot_freed_.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+    }
+}
+
+namespace {
+
+template <class Stream>
+asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer,
+                                     const http::request<http::string_body>& req,
+                                     http::response_parser<http::string_body>& parser) {
+    auto [wec, written] = co_await http::async_write(stream, req, use_nothrow);
+    if (wec)
+        co_return wec;
+    auto [rec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    co_return rec;
+}
+
+bool connection_level_failure(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == ssl::error::stream_truncated || ec == asio::error::connection_aborted;
+}
+
+} // namespace
+
+asio::awaitable<upstream_result> upstream_client::send(upstream_request request) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + cfg_.request_timeout;
+    upstream_result result;
+    ++stats_.requests;
+
+    http::request<http::string_body> req{request.method, url_.base_path + request.target, 11};
+    req.set(http::field::host, url_.host_header);
+    req.set(http::field::user_agent, "synergy-tokend/" SYNERGY_TOKEND_VERSION);
+    if (!request.content_type.empty())
+        req.set(http::field::content_type, request.content_type);
+    if (!request.authorization.empty())
+        req.set(http::field::authorization, request.authorization);
+    req.set(http::field::accept, request.accept.empty() ? "application/json" : request.accept);
+    req.keep_alive(true);
+    if (request.method != http::verb::get || !request.body.empty()) {
+        req.body() = std::move(request.body);
+        req.prepare_payload();
+    }
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto conn = co_await acquire(deadline, result);
+        if (!conn)
+            break;
+        const bool was_reused = conn->reused;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(max_upstream_body);
+        conn->lowest().expires_at(deadline);
+        error_code ec = conn->tls ? co_await exchange(*conn->tls, conn->buffer, req, parser)
+                                  : co_await exchange(conn->tcp, conn->buffer, req, parser);
+        if (!ec) {
+            result.response = parser.release();
+            const bool reusable = result.response.keep_alive();
+            conn->lowest().expires_never();
+            release(std::move(conn), reusable);
+            result.ec = {};
+            result.detail.clear();
+            break;
+        }
+        const bool nothing_received = !parser.got_some();
+        release(std::move(conn), false);
+        if (was_reused && nothing_received && connection_level_failure(ec))
+            continue; // a kept-alive connection upstream had already closed: try a fresh one
+        if (ec == beast::error::timeout) {
+            result.ec = upstream_errc::timeout;
+            result.detail = "no complete reply within upstream.request_timeout_ms";
+        } else if (connection_level_failure(ec)) {
+            result.ec = upstream_errc::connection_lost;
+            result.detail = ec.message();
+        } else if (ec.category() == http::make_error_code(http::error::bad_version).category() ||
+                   ec == http::error::body_limit) {
+            result.ec = upstream_errc::bad_response;
+            result.detail = ec.message();
+        } else {
+            result.ec = upstream_errc::connection_lost;
+            result.detail = ec.message();
+        }
+        break;
+    }
+    result.latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              started);
+    if (result.ec)
+        ++stats_.errors;
+    else
+        stats_.last_latency = result.latency;
+    co_return result;
+}
+
+} // namespace synergy_tokend
