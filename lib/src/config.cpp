@@ -1070,7 +1070,7 @@ config_parse_result config_parser::run(std::string_view text) {
     json::basic_parser<duplicate_key_finder> scanner(options);
     scanner.write_some(false, text.data(), text.size(), ec);
     for (const std::string& path : scanner.handler().duplicates)
-        fail(path, "duplicate key; expected each key once (the last one would win)");
+        fail(path, "duplicate key; expected each key once in an object");
 
     parse_root(root);
     if (root.is_object())

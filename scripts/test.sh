@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the build dependencies, builds with warnings as errors, and runs the whole test suite
+# (unit + integration against the mock Auth API). SANITIZE=1 builds and runs it under
+# ASan+UBSan instead (preset "asan").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+preset=dev
+[ "${SANITIZE:-0}" = "1" ] && preset=asan
+jobs=$(nproc)
+
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+ctest --preset "$preset" --timeout 1200
