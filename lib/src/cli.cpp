@@ -99,7 +99,8 @@ const char* usage_text() {
            "status        print a running daemon's profiles as a table\n"
            "\n"
            "--config FILE  default /etc/synergy-tokend/config.json\n"
-           "--endpoint E   default $SYNERGY_TOKEND_ENDPOINT, else unix:/run/synergy-tokend/tokend.sock\n";
+           "--endpoint E   default $SYNERGY_TOKEND_ENDPOINT, else "
+           "unix:/run/synergy-tokend/tokend.sock\n";
 }
 
 } // namespace synergy_tokend

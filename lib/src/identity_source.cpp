@@ -21,7 +21,8 @@ std::string trim(std::string s) {
 
 } // namespace
 
-identity_source::identity_source(identity_config cfg) : cfg_(std::move(cfg)) {}
+identity_source::identity_source(identity_config cfg)
+    : cfg_(std::move(cfg)) {}
 
 std::string identity_source::describe() const {
     if (!cfg_.token_env.empty())

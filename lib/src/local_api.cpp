@@ -6,6 +6,7 @@
 
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
+#include "synergy_tokend/token_request.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
 
@@ -17,7 +18,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string now_text() { return format_rfc3339(wall_clock::now()); }
+std::string now_text() {
+    return format_rfc3339(wall_clock::now());
+}
 
 local_response json_response(unsigned status, std::string body) {
     local_response res{static_cast<http::status>(status), 11};
@@ -53,7 +56,10 @@ local_response make_error_response(unsigned status, std::string_view message) {
 }
 
 local_api::local_api(const config& cfg, token_store& store, upstream_client& upstream)
-    : cfg_(cfg), store_(store), upstream_(upstream), started_at_(wall_clock::now()) {}
+    : cfg_(cfg)
+    , store_(store)
+    , upstream_(upstream)
+    , started_at_(wall_clock::now()) {}
 
 asio::awaitable<local_response> local_api::handle(local_request req) {
     const std::string_view method(req.method_string().data(), req.method_string().size());
@@ -72,7 +78,7 @@ asio::awaitable<local_response> local_api::handle(local_request req) {
 
     if (r.kind == route_kind::not_found)
         co_return make_error_response(404, "no such endpoint: " + std::string(method) + " " +
-                                                std::string(target.substr(0, target.find('?'))));
+                                               std::string(target.substr(0, target.find('?'))));
     if (!r.method_allowed) {
         auto res = make_error_response(405, std::string("method not allowed; use ") + r.allow);
         res.set(http::field::allow, r.allow);
@@ -84,6 +90,10 @@ asio::awaitable<local_response> local_api::handle(local_request req) {
         co_return list_tokens();
     case route_kind::token_get:
         co_return co_await get_token(r.param, wants_plain_text(req));
+    case route_kind::products_token:
+        co_return co_await products_token(std::move(req.body()));
+    case route_kind::info:
+        co_return co_await proxy_info(std::move(req), std::move(r.param));
     case route_kind::healthz:
         co_return json_response(200, data_envelope(200, R"({"status":"ok"})", now_text()));
     case route_kind::readyz:
@@ -93,36 +103,133 @@ asio::awaitable<local_response> local_api::handle(local_request req) {
     }
 }
 
-asio::awaitable<local_response> local_api::get_token(std::string name, bool plain) {
-    serve_result served = co_await store_.get(std::move(name));
+local_response local_api::failure_response(const serve_result& served) {
     local_response res;
     switch (served.outcome) {
     case serve_result::status::unknown_profile:
         res = make_error_response(404, served.reason);
         break;
+    case serve_result::status::upstream_error:
+        // Drop-in callers expect upstream's own answer: status and body as they came.
+        res = local_response{static_cast<http::status>(served.upstream.status), 11};
+        res.set(http::field::content_type, served.upstream.content_type.empty()
+                                               ? "application/json"
+                                               : served.upstream.content_type);
+        res.body() = served.upstream.body;
+        break;
+    case serve_result::status::bad_reply:
+        res = make_error_response(502, served.reason);
+        break;
     case serve_result::status::unavailable:
+    case serve_result::status::ok:
         res = make_error_response(503, served.reason);
         res.set(http::field::retry_after, std::to_string(served.retry_after.count()));
         break;
-    case serve_result::status::ok: {
-        const auto now = wall_clock::now();
-        if (plain) {
-            res = local_response{http::status::ok, 11};
-            res.set(http::field::content_type, "text/plain; charset=utf-8");
-            res.body() = std::move(served.token.token);
-        } else {
-            json::object data;
-            data["token"] = std::move(served.token.token);
-            data["tokenType"] = std::move(served.token.token_type);
-            data["expiresIn"] = whole_seconds_until(served.token.expires_at, now);
-            data["expiresAt"] = format_rfc3339(served.token.expires_at);
-            res = json_response(200, data_envelope(200, json::serialize(data), now_text()));
-        }
-        break;
     }
+    return res;
+}
+
+asio::awaitable<local_response> local_api::get_token(std::string name, bool plain) {
+    serve_result served = co_await store_.get(std::move(name));
+    local_response res;
+    if (served.outcome != serve_result::status::ok) {
+        res = failure_response(served);
+    } else if (plain) {
+        res = local_response{http::status::ok, 11};
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.body() = std::move(served.token.token);
+    } else {
+        const auto now = wall_clock::now();
+        json::object data;
+        data["token"] = std::move(served.token.token);
+        data["tokenType"] = std::move(served.token.token_type);
+        data["expiresIn"] = whole_seconds_until(served.token.expires_at, now);
+        data["expiresAt"] = format_rfc3339(served.token.expires_at);
+        res = json_response(200, data_envelope(200, json::serialize(data), now_text()));
     }
     res.set(http::field::cache_control, "no-store");
     co_return res;
+}
+
+asio::awaitable<local_response> local_api::products_token(std::string body) {
+    token_request_parse parsed = parse_token_request(body);
+    if (!parsed.ok())
+        co_return make_error_response(400, "malformed token request: " + parsed.error);
+
+    serve_result served;
+    if (const profile_config* p = store_.profile_for(parsed.value)) {
+        served = co_await store_.get(p->name);
+    } else if (cfg_.on_demand.enabled) {
+        served = co_await store_.get_on_demand(std::move(parsed.value));
+    } else {
+        co_return make_error_response(
+            404, "no token profile matches this request, and on_demand.enabled is false");
+    }
+    local_response res;
+    if (served.outcome != serve_result::status::ok) {
+        res = failure_response(served);
+    } else {
+        const auto now = wall_clock::now();
+        json::object data;
+        data["token"] = std::move(served.token.token);
+        data["tokenType"] = std::move(served.token.token_type);
+        data["expiresIn"] = whole_seconds_until(served.token.expires_at, now);
+        res = json_response(200, data_envelope(200, json::serialize(data), now_text()));
+    }
+    res.set(http::field::cache_control, "no-store");
+    co_return res;
+}
+
+asio::awaitable<local_response> local_api::proxy_info(local_request req, std::string target) {
+    upstream_request up;
+    up.method = http::verb::get;
+    up.target = "/info" + target;
+    if (const auto accept = header(req, http::field::accept))
+        up.accept = std::string(*accept);
+
+    std::string profile;
+    std::string attached; // the token the daemon attached, if it did
+    if (const auto own = header(req, http::field::authorization)) {
+        up.authorization = std::string(*own); // the caller's own credentials, untouched
+    } else {
+        if (const auto named = header(req, "X-Token-Name")) {
+            profile = std::string(*named);
+        } else if (const profile_config* def = store_.default_profile()) {
+            profile = def->name;
+        } else {
+            co_return make_error_response(
+                400, "no X-Token-Name header and no default profile to take the token from");
+        }
+        serve_result served = co_await store_.get(profile);
+        if (served.outcome != serve_result::status::ok)
+            co_return failure_response(served);
+        attached = std::move(served.token.token);
+        up.authorization = "Bearer " + attached;
+    }
+
+    upstream_result res = co_await upstream_.send(up);
+    if (res.ok() && !attached.empty() &&
+        (res.response.result_int() == 401 || res.response.result_int() == 403)) {
+        // The token may have been revoked: replace it (once, shared with every other caller)
+        // and try again once.
+        serve_result fresh =
+            co_await store_.get_replacing(profile, attached, res.response.result_int());
+        if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
+            up.authorization = "Bearer " + fresh.token.token;
+            res = co_await upstream_.send(up);
+        }
+    }
+    if (!res.ok()) {
+        const bool timed_out = res.ec == upstream_errc::timeout;
+        co_return make_error_response(
+            timed_out ? 504 : 502,
+            (timed_out ? "upstream timed out: " : "upstream unreachable: ") + res.detail);
+    }
+    local_response out{res.response.result(), 11};
+    if (auto ct = res.response.find(http::field::content_type); ct != res.response.end())
+        out.set(http::field::content_type, ct->value());
+    out.body() = std::move(res.response.body());
+    co_return out;
 }
 
 local_response local_api::list_tokens() const {

@@ -41,7 +41,8 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 template <class Protocol>
 asio::awaitable<void> write_response(beast::basic_stream<Protocol>& stream, local_response res,
-                                     bool keep_alive, bool head, std::chrono::milliseconds timeout) {
+                                     bool keep_alive, bool head,
+                                     std::chrono::milliseconds timeout) {
     res.version(11);
     res.keep_alive(keep_alive);
     res.prepare_payload();
@@ -69,9 +70,9 @@ asio::awaitable<void> run_session(beast::basic_stream<Protocol> stream, local_se
         if (!first && buffer.size() == 0) {
             // Between requests: wait for the next one's first byte, up to the idle timeout.
             asio::steady_timer idle(stream.get_executor(), limits.idle_timeout);
-            auto waited = co_await (stream.socket().async_wait(Protocol::socket::wait_read,
-                                                               use_nothrow) ||
-                                    idle.async_wait(use_nothrow));
+            auto waited =
+                co_await (stream.socket().async_wait(Protocol::socket::wait_read, use_nothrow) ||
+                          idle.async_wait(use_nothrow));
             if (waited.index() == 1 || std::get<0>(waited) != std::tuple<error_code>{})
                 break;
         }
@@ -96,10 +97,9 @@ asio::awaitable<void> run_session(beast::basic_stream<Protocol> stream, local_se
             // A malformed request gets a 400; a closed, reset or too slow peer gets nothing.
             if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
                 ec != http::error::end_of_stream && ec != http::error::partial_message)
-                co_await write_response(stream,
-                                        make_error_response(400, "malformed HTTP request: " +
-                                                                     ec.message()),
-                                        false, false, limits.request_timeout);
+                co_await write_response(
+                    stream, make_error_response(400, "malformed HTTP request: " + ec.message()),
+                    false, false, limits.request_timeout);
             break;
         }
         local_request req = parser.release();
@@ -126,14 +126,12 @@ void log_session_exception(std::exception_ptr e) {
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        log::error("local_server", std::string("session ended by an internal error: ") +
-                                       ex.what());
+        log::error("local_server", std::string("session ended by an internal error: ") + ex.what());
     }
 }
 
 template <class Protocol>
-asio::awaitable<void> accept_loop(local_server* server,
-                                  typename Protocol::acceptor* acceptor) {
+asio::awaitable<void> accept_loop(local_server* server, typename Protocol::acceptor* acceptor) {
     for (;;) {
         auto [ec, socket] = co_await acceptor->async_accept(use_nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open() || server->stopping())
@@ -181,7 +179,10 @@ std::string prepare_unix_path(const std::string& path) {
 
 local_server::local_server(asio::any_io_executor ex, const listen_config& cfg, local_api& api,
                            server_limits limits)
-    : ex_(ex), cfg_(cfg), api_(api), limits_(limits) {}
+    : ex_(ex)
+    , cfg_(cfg)
+    , api_(api)
+    , limits_(limits) {}
 
 local_server::~local_server() {
     if (!unix_path_bound_.empty())

@@ -28,9 +28,13 @@ int syslog_priority(log_level level) {
 
 } // namespace
 
-void set_level(log_level level) { current_level = level; }
+void set_level(log_level level) {
+    current_level = level;
+}
 
-bool enabled(log_level level) { return static_cast<int>(level) <= static_cast<int>(current_level); }
+bool enabled(log_level level) {
+    return static_cast<int>(level) <= static_cast<int>(current_level);
+}
 
 void detect_journal() {
     const char* stream = std::getenv("JOURNAL_STREAM");

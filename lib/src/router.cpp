@@ -40,7 +40,31 @@ std::string decode_segment(std::string_view in) {
     return out;
 }
 
-std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+// "/a/../b", "/./x", "/%2e%2e/": a path that upstream could resolve outside /info.
+bool has_dot_segment(std::string_view path) {
+    std::string lowered(path);
+    for (auto& c : lowered)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    if (lowered.find("%2e") != std::string::npos || lowered.find('\\') != std::string::npos)
+        return true;
+    std::size_t start = 0;
+    while (start <= lowered.size()) {
+        const auto end = lowered.find('/', start);
+        const std::string_view seg =
+            std::string_view(lowered).substr(start, end == std::string::npos ? end : end - start);
+        if (seg == "." || seg == "..")
+            return true;
+        if (end == std::string::npos)
+            break;
+        start = end + 1;
+    }
+    return false;
+}
+
+std::string json_string(std::string_view s) {
+    return boost::json::serialize(boost::json::string(s));
+}
 
 std::string meta(unsigned status, std::string_view time) {
     std::string m = R"("meta":{"code":)";
@@ -92,7 +116,8 @@ route match_route(std::string_view method, std::string_view target) {
         return r;
     }
     constexpr std::string_view info_prefix = "/v1/info/";
-    if (path.starts_with(info_prefix) && path.size() > info_prefix.size()) {
+    if (path.starts_with(info_prefix) && path.size() > info_prefix.size() &&
+        !has_dot_segment(path.substr(info_prefix.size() - 1))) {
         fixed(route_kind::info, is_get, "GET");
         r.param = std::string(target.substr(info_prefix.size() - 1)); // keeps "/..." and query
         return r;

@@ -86,9 +86,13 @@ token_state derive_state(bool has_token, wall_clock::time_point expires_at,
 
 struct token_store::entry {
     entry(asio::any_io_executor ex, profile_config c)
-        : cfg(std::move(c)), wake(ex), done(ex, steady::time_point::max()) {}
+        : cfg(std::move(c))
+        , wake(ex)
+        , done(ex, steady::time_point::max()) {}
 
     profile_config cfg;
+    std::string identity; // on-demand: the caller's identity token; profiles use identity_
+    bool on_demand = false;
     std::optional<token_value> current;
     fetch_outcome last_outcome = fetch_outcome::none;
     bool in_flight = false;
@@ -102,18 +106,32 @@ struct token_store::entry {
     std::optional<wall_clock::time_point> next_attempt_at;
     std::optional<wall_clock::time_point> last_refresh_at;
     std::optional<steady::time_point> last_attempt_end;
+    std::optional<steady::time_point> not_before;       // upstream's Retry-After, if it sent one
+    std::uint64_t generation = 0;                       // fetches ended so far
+    std::optional<upstream_http_error> last_http_error; // of the last fetch, if upstream said no
+    bool last_reply_unusable = false; // the last fetch got a 2xx without a usable token
+    std::optional<wall_clock::time_point> refresh_due; // on-demand: refresh on the next request
+    std::list<std::string>::iterator lru_position;     // on-demand: place in on_demand_lru_
+    steady::time_point last_used{};                    // on-demand: for the idle sweep
     asio::steady_timer wake; // the driver's sleep; cancelled to fetch early
     asio::steady_timer done; // never expires; cancelled to wake waiters when a fetch ends
 };
 
 token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_client& upstream,
                          identity_source& identity)
-    : ex_(ex), cfg_(cfg), upstream_(upstream), identity_(identity), rng_(std::random_device{}()) {
+    : ex_(ex)
+    , cfg_(cfg)
+    , upstream_(upstream)
+    , identity_(identity)
+    , sweep_timer_(std::make_unique<asio::steady_timer>(ex))
+    , rng_(std::random_device{}()) {
     for (const auto& p : cfg_.tokens)
         entries_.emplace(p.name, std::make_shared<entry>(ex_, p));
 }
 
-token_store::~token_store() { stop(); }
+token_store::~token_store() {
+    stop();
+}
 
 void token_store::start(std::function<void()> first_round_done) {
     first_round_done_ = std::move(first_round_done);
@@ -122,17 +140,26 @@ void token_store::start(std::function<void()> first_round_done) {
         first_round_done_();
     for (auto& [name, e] : entries_)
         asio::co_spawn(ex_, drive(this, e), asio::detached);
+    if (cfg_.on_demand.enabled)
+        asio::co_spawn(ex_, sweep_on_demand(this), asio::detached);
 }
 
 void token_store::stop() {
     if (stopped_)
         return;
     stopped_ = true;
-    for (auto& [name, e] : entries_) {
+    for (auto* map : {&entries_}) {
+        for (auto& [name, e] : *map) {
+            e->stopped = true;
+            e->wake.cancel();
+            e->done.cancel();
+        }
+    }
+    for (auto& [key, e] : on_demand_) {
         e->stopped = true;
-        e->wake.cancel();
         e->done.cancel();
     }
+    sweep_timer_->cancel();
 }
 
 double token_store::draw(double lo, double hi) {
@@ -143,15 +170,31 @@ bool token_store::servable(const entry& e, wall_clock::time_point now) const {
     return e.current && e.current->expires_at - now > cfg_.refresh.min_serve_remaining;
 }
 
-void token_store::kick(entry& e) {
-    if (e.in_flight || e.stopped)
-        return;
+bool token_store::start_fetch(entry_ptr e, bool force) {
+    if (e->stopped)
+        return false;
+    if (e->in_flight)
+        return true;
+    if (e->on_demand) {
+        e->in_flight = true; // claimed now: the coroutine starts later, and only one may
+        asio::co_spawn(ex_, fetch_in_background(this, e), asio::detached);
+        return true;
+    }
     // Callers may wake a backing-off driver, but not more often than retry_initial_ms: a burst
     // of requests against a failing upstream must not turn into a burst of upstream calls.
-    if (e.last_attempt_end && steady::now() - *e.last_attempt_end < cfg_.refresh.retry_initial)
-        return;
-    e.kicked = true;
-    e.wake.cancel();
+    // Nor before a Retry-After that upstream asked for.
+    if (!force && e->last_attempt_end &&
+        steady::now() - *e->last_attempt_end < cfg_.refresh.retry_initial)
+        return false;
+    if (!force && e->not_before && steady::now() < *e->not_before)
+        return false;
+    e->kicked = true;
+    e->wake.cancel();
+    return true;
+}
+
+asio::awaitable<void> token_store::fetch_in_background(token_store* self, entry_ptr e) {
+    co_await self->fetch(e);
 }
 
 asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
@@ -171,8 +214,8 @@ asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
         }
         e->next_attempt_at = wall_clock::now() + delay;
         if (r.ok)
-            log::debug("token_store", "profile " + e->cfg.name + ": next refresh in " +
-                                          seconds_text(delay));
+            log::debug("token_store",
+                       "profile " + e->cfg.name + ": next refresh in " + seconds_text(delay));
         co_await self->sleep(e, delay);
     }
 }
@@ -195,8 +238,15 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
     attempt_result r;
     std::string problem;
 
-    identity_read id = identity_.get(force_identity_reread_);
-    force_identity_reread_ = false;
+    identity_read id;
+    if (e->on_demand) {
+        id.token = e->identity;
+    } else {
+        id = identity_.get(force_identity_reread_);
+        force_identity_reread_ = false;
+    }
+    e->last_http_error.reset();
+    e->last_reply_unusable = false;
     if (!id.ok()) {
         problem = id.error;
     } else {
@@ -214,6 +264,7 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
                 parse_token_reply(res.response.body(), cfg_.refresh.default_lifetime, now);
             if (!parsed) {
                 problem = "HTTP " + std::to_string(status) + ": " + parsed.error().message();
+                e->last_reply_unusable = true;
             } else {
                 if (parsed->lifetime_defaulted)
                     log::warn("token_store",
@@ -231,7 +282,12 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
                 h != res.response.end())
                 r.retry_after = parse_retry_after(h->value(), now);
             problem = describe_upstream_error(status, res.response.body());
-            if (r.cls == failure_class::auth) {
+            upstream_http_error http_error{status, res.response.body(), {}};
+            if (auto ct = res.response.find(boost::beast::http::field::content_type);
+                ct != res.response.end())
+                http_error.content_type = std::string(ct->value());
+            e->last_http_error = std::move(http_error);
+            if (r.cls == failure_class::auth && !e->on_demand) {
                 force_identity_reread_ = true;
                 problem += " (identity token from " + identity_.describe() +
                            " rejected; it is re-read before the next attempt)";
@@ -240,19 +296,23 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
     }
 
     const auto now = wall_clock::now();
+    const std::string subject =
+        e->on_demand ? "on-demand token for product " + e->cfg.product : "profile " + e->cfg.name;
     if (r.ok) {
+        if (e->on_demand)
+            e->refresh_due = now + refresh_delay(r.lifetime, cfg_.refresh, draw(-1.0, 1.0));
         ++e->refresh_count;
         e->consecutive_failures = 0;
         e->last_refresh_at = now;
         e->last_outcome = fetch_outcome::ok;
         e->last_error.clear();
         if (!e->logged_problem.empty()) {
-            log::info("token_store", "profile " + e->cfg.name + ": upstream recovered, token " +
+            log::info("token_store", subject + ": upstream recovered, token " +
                                          "refreshed, valid for " +
                                          std::to_string(r.lifetime.count()) + " s");
             e->logged_problem.clear();
         } else {
-            log::debug("token_store", "profile " + e->cfg.name + ": token refreshed, valid for " +
+            log::debug("token_store", subject + ": token refreshed, valid for " +
                                           std::to_string(r.lifetime.count()) + " s");
         }
     } else {
@@ -260,7 +320,7 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
         e->last_outcome =
             r.cls == failure_class::rejected ? fetch_outcome::rejected : fetch_outcome::failed;
         e->last_error = problem;
-        if (problem != e->logged_problem) {
+        if (problem != e->logged_problem && !e->on_demand) {
             const char* consequence =
                 r.cls == failure_class::rejected
                     ? "profile marked failed; retrying at refresh.retry_max_ms"
@@ -268,58 +328,180 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
                                          : "no token to serve; retrying with backoff");
             log::write(r.cls == failure_class::transient ? log_level::warn : log_level::error,
                        "token_store",
-                       "profile " + e->cfg.name + ": token request failed: " + problem + "; " +
-                           consequence);
+                       subject + ": token request failed: " + problem + "; " + consequence);
             e->logged_problem = problem;
         }
     }
+    if (e->on_demand && !r.ok)
+        log::debug("token_store", subject + ": token request failed: " + problem);
     e->in_flight = false;
     e->last_attempt_end = steady::now();
+    e->not_before.reset();
+    if (r.retry_after)
+        e->not_before = *e->last_attempt_end +
+                        std::min<steady::duration>(*r.retry_after, cfg_.refresh.retry_max);
+    ++e->generation;
     e->done.cancel();
     note_first_fetch_done(*e);
     co_return r;
 }
 
 void token_store::note_first_fetch_done(entry& e) {
-    if (e.first_fetch_done)
+    if (e.first_fetch_done || e.on_demand)
         return;
     e.first_fetch_done = true;
     if (first_fetches_pending_ > 0 && --first_fetches_pending_ == 0 && first_round_done_)
         first_round_done_();
 }
 
-asio::awaitable<serve_result> token_store::get(std::string name) {
+serve_result token_store::failure_of(const entry& e, wall_clock::time_point now) const {
     serve_result out;
-    const auto it = entries_.find(name);
-    if (it == entries_.end()) {
-        out.outcome = serve_result::status::unknown_profile;
-        out.reason = "no token profile named '" + name + "'";
-        co_return out;
-    }
-    entry_ptr e = it->second;
+    out.outcome = serve_result::status::unavailable;
+    const std::string subject =
+        e.on_demand ? "on-demand token for product " + e.cfg.product : "profile " + e.cfg.name;
+    out.reason = subject + " has no valid token";
+    if (!e.last_error.empty())
+        out.reason += ": " + e.last_error;
+    out.retry_after = seconds(1);
+    if (e.next_attempt_at && !e.in_flight && !e.on_demand)
+        out.retry_after =
+            std::max(out.retry_after, std::chrono::ceil<seconds>(*e.next_attempt_at - now));
+    return out;
+}
+
+asio::awaitable<serve_result> token_store::wait_for_token(entry_ptr e, bool force_fetch) {
+    const std::uint64_t generation_at_start = e->generation;
     const auto deadline = steady::now() + cfg_.upstream.request_timeout;
     asio::steady_timer timeout(ex_, deadline);
     for (;;) {
         const auto now = wall_clock::now();
-        if (servable(*e, now)) {
+        if (servable(*e, now) && !force_fetch) {
+            serve_result out;
             out.outcome = serve_result::status::ok;
             out.token = *e->current;
             co_return out;
         }
-        const bool rejected = e->last_outcome == fetch_outcome::rejected && !e->in_flight;
-        if (e->stopped || rejected || steady::now() >= deadline) {
-            out.outcome = serve_result::status::unavailable;
-            out.reason = "profile " + e->cfg.name + " has no valid token";
-            if (!e->last_error.empty())
-                out.reason += ": " + e->last_error;
-            auto retry = seconds(1);
-            if (e->next_attempt_at && !e->in_flight)
-                retry = std::max(retry, std::chrono::ceil<seconds>(*e->next_attempt_at - now));
-            out.retry_after = retry;
+        if (e->generation != generation_at_start) {
+            // The fetch this caller waited for has ended without a servable token.
+            serve_result out = failure_of(*e, now);
+            if (servable(*e, now)) {
+                out.outcome = serve_result::status::ok;
+                out.token = *e->current;
+            } else if (e->on_demand && e->last_http_error) {
+                out.outcome = serve_result::status::upstream_error;
+                out.upstream = *e->last_http_error;
+            } else if (e->on_demand && e->last_reply_unusable) {
+                out.outcome = serve_result::status::bad_reply;
+            }
             co_return out;
         }
-        kick(*e);
+        const bool rejected = e->last_outcome == fetch_outcome::rejected && !e->in_flight;
+        if (e->stopped || (rejected && !force_fetch) || steady::now() >= deadline ||
+            !start_fetch(e, force_fetch))
+            co_return failure_of(*e, now);
+        force_fetch = false;
         co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+    }
+}
+
+asio::awaitable<serve_result> token_store::get(std::string name) {
+    const auto it = entries_.find(name);
+    if (it == entries_.end()) {
+        serve_result out;
+        out.outcome = serve_result::status::unknown_profile;
+        out.reason = "no token profile named '" + name + "'";
+        co_return out;
+    }
+    co_return co_await wait_for_token(it->second, false);
+}
+
+asio::awaitable<serve_result>
+token_store::get_replacing(std::string name, std::string rejected_token, unsigned upstream_status) {
+    const auto it = entries_.find(name);
+    if (it == entries_.end())
+        co_return co_await get(std::move(name));
+    entry_ptr e = it->second;
+    const auto now = wall_clock::now();
+    const bool still_current = e->current && e->current->token == rejected_token;
+    const bool young = still_current && now - e->current->issued_at < std::chrono::minutes(1);
+    if (!still_current || (upstream_status == 403 && young))
+        co_return co_await wait_for_token(e, false);
+    if (e->in_flight)
+        co_return co_await wait_for_token(e, false);
+    log::info("token_store", "profile " + e->cfg.name +
+                                 ": upstream refused the current token (HTTP " +
+                                 std::to_string(upstream_status) + "); fetching a new one");
+    e->current.reset();
+    co_return co_await wait_for_token(e, true);
+}
+
+const profile_config* token_store::profile_for(const token_request& req) {
+    const profile_config* match = nullptr;
+    for (const auto& p : cfg_.tokens) {
+        if (p.product == req.product && p.customer_id == req.customer_id &&
+            same_scopes(p.scopes, req.scopes)) {
+            match = &p;
+            break;
+        }
+    }
+    if (match == nullptr)
+        return nullptr;
+    const identity_read id = identity_.get();
+    return id.ok() && id.token == req.identity_token ? match : nullptr;
+}
+
+asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
+    const std::string key = on_demand_key(req);
+    entry_ptr e;
+    if (auto it = on_demand_.find(key); it != on_demand_.end()) {
+        e = it->second;
+        on_demand_lru_.splice(on_demand_lru_.begin(), on_demand_lru_, e->lru_position);
+    } else {
+        evict_on_demand(cfg_.on_demand.max_entries - 1);
+        profile_config pc;
+        pc.name = key.substr(0, 12);
+        pc.product = req.product;
+        pc.customer_id = req.customer_id;
+        pc.scopes = req.scopes;
+        e = std::make_shared<entry>(ex_, std::move(pc));
+        e->on_demand = true;
+        e->identity = std::move(req.identity_token);
+        on_demand_lru_.push_front(key);
+        e->lru_position = on_demand_lru_.begin();
+        on_demand_.emplace(key, e);
+    }
+    e->last_used = steady::now();
+    const auto now = wall_clock::now();
+    if (servable(*e, now) && e->refresh_due && now >= *e->refresh_due && !e->in_flight)
+        start_fetch(e, true); // refresh in the background; this caller gets the current token
+    co_return co_await wait_for_token(e, false);
+}
+
+void token_store::evict_on_demand(std::size_t keep_at_most) {
+    while (on_demand_.size() > keep_at_most && !on_demand_lru_.empty()) {
+        on_demand_.erase(on_demand_lru_.back());
+        on_demand_lru_.pop_back();
+    }
+}
+
+asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
+    const auto idle = self->cfg_.on_demand.idle_evict;
+    const auto interval = std::clamp<steady::duration>(idle / 4, std::chrono::milliseconds(250),
+                                                       std::chrono::seconds(60));
+    while (!self->stopped_) {
+        self->sweep_timer_->expires_after(interval);
+        auto [ec] = co_await self->sweep_timer_->async_wait(use_nothrow);
+        if (ec || self->stopped_)
+            co_return;
+        const auto cutoff = steady::now() - idle;
+        // The LRU list is ordered by last use: the idle entries are at its back.
+        while (!self->on_demand_lru_.empty()) {
+            auto it = self->on_demand_.find(self->on_demand_lru_.back());
+            if (it->second->last_used > cutoff)
+                break;
+            self->on_demand_.erase(it);
+            self->on_demand_lru_.pop_back();
+        }
     }
 }
 
@@ -351,8 +533,9 @@ std::vector<profile_view> token_store::profiles() const {
 
 std::size_t token_store::servable_count() const {
     const auto now = wall_clock::now();
-    return static_cast<std::size_t>(std::count_if(
-        entries_.begin(), entries_.end(), [&](const auto& kv) { return servable(*kv.second, now); }));
+    return static_cast<std::size_t>(
+        std::count_if(entries_.begin(), entries_.end(),
+                      [&](const auto& kv) { return servable(*kv.second, now); }));
 }
 
 std::vector<std::string> token_store::unservable_profiles() const {
@@ -364,6 +547,8 @@ std::vector<std::string> token_store::unservable_profiles() const {
     return out;
 }
 
-const profile_config* token_store::default_profile() const { return cfg_.default_profile(); }
+const profile_config* token_store::default_profile() const {
+    return cfg_.default_profile();
+}
 
 } // namespace synergy_tokend

@@ -2,19 +2,19 @@
 
 #include <stdexcept>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -129,8 +129,9 @@ std::optional<upstream_url> parse_upstream_url(std::string_view url) {
 }
 
 struct upstream_client::connection {
-    explicit connection(asio::any_io_executor ex) : tcp(ex) {}
-    beast::tcp_stream tcp;                                   // used when plain
+    explicit connection(asio::any_io_executor ex)
+        : tcp(ex) {}
+    beast::tcp_stream tcp;                                     // used when plain
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls; // used when TLS
     beast::flat_buffer buffer;
     std::chrono::steady_clock::time_point idle_since{};
@@ -258,8 +259,8 @@ upstream_client::connect(upstream_result& failure) {
     conn->tcp.expires_at(deadline.expiry());
     auto [cec, ep] = co_await conn->tcp.async_connect(endpoints, use_nothrow);
     if (cec) {
-        failure.ec = cec == beast::error::timeout ? upstream_errc::timeout
-                                                  : upstream_errc::connect_failed;
+        failure.ec =
+            cec == beast::error::timeout ? upstream_errc::timeout : upstream_errc::connect_failed;
         failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " + cec.message();
         co_return nullptr;
     }
@@ -267,8 +268,8 @@ upstream_client::connect(upstream_result& failure) {
     ++stats_.connects;
 
     if (url_.tls) {
-        conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn->tcp),
-                                                                          tls_ctx_);
+        conn->tls =
+            std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn->tcp), tls_ctx_);
         SSL* native = conn->tls->native_handle();
         if (!is_ip_literal(url_.host))
             SSL_set_tlsext_host_name(native, url_.host.c_str());
@@ -313,7 +314,8 @@ upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstrea
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             failure.ec = upstream_errc::timeout;
-            failure.detail = "no upstream connection became free within upstream.request_timeout_ms";
+            failure.detail =
+                "no upstream connection became free within upstream.request_timeout_ms";
             co_return nullptr;
         }
         asio::steady_timer timeout(ex_, deadline);
@@ -401,9 +403,8 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         }
         break;
     }
-    result.latency =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started);
+    result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
     if (result.ec)
         ++stats_.errors;
     else

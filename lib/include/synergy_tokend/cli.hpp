@@ -18,9 +18,9 @@ enum class cli_action { run, check_config, token, status, help, version };
 struct cli_command {
     cli_action action = cli_action::run;
     std::string config_path = "/etc/synergy-tokend/config.json";
-    std::string endpoint;     // empty = $SYNERGY_TOKEND_ENDPOINT or the default Unix socket
-    std::string token_name;   // for `token`
-    std::string error;        // non-empty: bad arguments (exit 2 with usage)
+    std::string endpoint;   // empty = $SYNERGY_TOKEND_ENDPOINT or the default Unix socket
+    std::string token_name; // for `token`
+    std::string error;      // non-empty: bad arguments (exit 2 with usage)
 };
 
 cli_command parse_command_line(const std::vector<std::string>& args);

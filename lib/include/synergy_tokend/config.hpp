@@ -105,7 +105,8 @@ struct config_parse_result {
 };
 
 // Parses and validates configuration text. `source` names the input in messages (usually the
-// file's base name). Never throws on bad input; every problem found is reported, not just the first.
+// file's base name). Never throws on bad input; every problem found is reported, not just the
+// first.
 config_parse_result parse_config(std::string_view text, std::string_view source = "config.json");
 
 // Reads `path` and parses it; an unreadable file is one error naming the path and the reason.

@@ -1,8 +1,8 @@
 // The user identity token, from a file or an environment variable (PRODUCT.md §3 identity, §4).
 //
 // A file is re-read when its mtime (or size) changed since the last read, and always when
-// `force_reread` is set (SIGHUP, or after upstream answered 401/403). A relative file name is looked
-// up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then relative to the working
+// `force_reread` is set (SIGHUP, or after upstream answered 401/403). A relative file name is
+// looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then relative to the working
 // directory. Surrounding whitespace (a trailing newline) is stripped.
 //
 // Errors name the file or variable and the reason, never the token's content.

@@ -16,6 +16,7 @@
 namespace synergy_tokend {
 
 class token_store;
+struct serve_result;
 class upstream_client;
 
 using local_request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -32,6 +33,9 @@ public:
 
 private:
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
+    boost::asio::awaitable<local_response> products_token(std::string body);
+    boost::asio::awaitable<local_response> proxy_info(local_request req, std::string target);
+    static local_response failure_response(const serve_result& served);
     local_response list_tokens() const;
     local_response readyz() const;
 

@@ -19,9 +19,9 @@ std::chrono::milliseconds refresh_delay(std::chrono::seconds lifetime, const ref
 
 // How an upstream token request ended, for the retry decision.
 enum class failure_class {
-    transient,   // network error, timeout, 429, 5xx, unusable reply: retry with backoff
-    auth,        // 401/403: re-read the identity token, then back off
-    rejected,    // 400/404/422: bad product, customer or scopes: state `failed`, retry at retry_max
+    transient, // network error, timeout, 429, 5xx, unusable reply: retry with backoff
+    auth,      // 401/403: re-read the identity token, then back off
+    rejected,  // 400/404/422: bad product, customer or scopes: state `failed`, retry at retry_max
 };
 
 failure_class classify_status(unsigned http_status);

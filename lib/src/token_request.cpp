@@ -1,0 +1,133 @@
+#include "synergy_tokend/token_request.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <openssl/evp.h>
+
+namespace synergy_tokend {
+
+namespace json = boost::json;
+
+namespace {
+
+std::vector<std::string> normalized(const std::vector<std::string>& scopes) {
+    std::set<std::string> unique(scopes.begin(), scopes.end());
+    return {unique.begin(), unique.end()};
+}
+
+} // namespace
+
+token_request_parse parse_token_request(std::string_view body) {
+    token_request_parse out;
+    boost::system::error_code ec;
+    const json::value doc = json::parse(body, ec);
+    if (ec || !doc.is_object()) {
+        out.error = "request body must be a JSON object";
+        return out;
+    }
+    const json::object& obj = doc.as_object();
+    for (const auto& kv : obj) {
+        const std::string_view key = kv.key();
+        if (key != "userIdentityToken" && key != "product" && key != "customerId" &&
+            key != "scopes") {
+            out.error = "unknown field " + std::string(key);
+            return out;
+        }
+    }
+    auto required_string = [&](const char* key, std::string& into) {
+        const json::value* v = obj.if_contains(key);
+        if (v == nullptr) {
+            out.error = std::string(key) + " is required";
+            return false;
+        }
+        if (!v->is_string() || v->as_string().empty()) {
+            out.error = std::string(key) + ": expected a non-empty string";
+            return false;
+        }
+        into = std::string(v->as_string());
+        return true;
+    };
+    if (!required_string("userIdentityToken", out.value.identity_token) ||
+        !required_string("product", out.value.product))
+        return out;
+
+    const json::value* customer = obj.if_contains("customerId");
+    if (customer == nullptr) {
+        out.error = "customerId is required";
+        return out;
+    }
+    if (customer->is_string() && !customer->as_string().empty()) {
+        out.value.customer_id = std::string(customer->as_string());
+    } else if (customer->is_int64() && customer->as_int64() >= 0) {
+        out.value.customer_id = std::to_string(customer->as_int64());
+    } else if (customer->is_uint64()) {
+        out.value.customer_id = std::to_string(customer->as_uint64());
+    } else {
+        out.error = "customerId: expected a string or a number";
+        return out;
+    }
+
+    if (const json::value* scopes = obj.if_contains("scopes"); scopes && !scopes->is_null()) {
+        if (!scopes->is_array()) {
+            out.error = "scopes: expected an array of strings";
+            return out;
+        }
+        std::vector<std::string> list;
+        for (const auto& s : scopes->as_array()) {
+            if (!s.is_string()) {
+                out.error = "scopes: expected an array of strings";
+                return out;
+            }
+            list.emplace_back(s.as_string());
+        }
+        out.value.scopes = std::move(list);
+    }
+    return out;
+}
+
+bool same_scopes(const std::optional<std::vector<std::string>>& a,
+                 const std::optional<std::vector<std::string>>& b) {
+    if (a.has_value() != b.has_value())
+        return false;
+    return !a || normalized(*a) == normalized(*b);
+}
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(len * 2);
+    for (unsigned i = 0; i < len; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
+    }
+    return out;
+}
+
+std::string on_demand_key(const token_request& req) {
+    // Length-prefixed fields: no two different requests can produce the same input.
+    std::string material;
+    auto add = [&](std::string_view field) {
+        material += std::to_string(field.size());
+        material += ':';
+        material += field;
+    };
+    add(sha256_hex(req.identity_token));
+    add(req.product);
+    add(req.customer_id);
+    if (req.scopes) {
+        material += "scopes";
+        for (const auto& s : normalized(*req.scopes))
+            add(s);
+    } else {
+        material += "all";
+    }
+    return sha256_hex(material);
+}
+
+} // namespace synergy_tokend

@@ -1,0 +1,168 @@
+// Test harness for the integration suite: runs the real synergy-tokend and synergy-auth-mock
+// binaries as child processes and talks to them over real sockets (TCP, Unix, TLS to the mock).
+//
+// Every process is killed when its object goes out of scope; every wait has a deadline, so a
+// broken daemon fails a test instead of hanging the suite.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace tokend_test {
+
+using namespace std::chrono_literals;
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents at destruction unless
+// TOKEND_TEST_KEEP is set (then its path is printed, for post-mortems).
+class temp_dir {
+public:
+    temp_dir();
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& content);
+std::string read_file(const std::string& path);
+
+// A child process with stdout and stderr going to files.
+class process {
+public:
+    process(const std::vector<std::string>& argv, const std::string& stdout_path,
+            const std::string& stderr_path, const std::map<std::string, std::string>& env = {});
+    ~process();
+    process(const process&) = delete;
+    process& operator=(const process&) = delete;
+
+    int pid() const { return pid_; }
+    void signal(int signo) const;
+    // Exit code (128+signal when killed by one), or nullopt when still running after `timeout`.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    bool running();
+
+private:
+    int pid_ = -1;
+    std::optional<int> status_;
+};
+
+// Waits until `path` contains a line containing `needle`; returns that line, or nullopt.
+std::optional<std::string> wait_for_line(const std::string& path, const std::string& needle,
+                                         std::chrono::milliseconds timeout);
+
+struct http_reply {
+    unsigned status = 0; // 0: no reply (connection failed, closed or timed out)
+    std::string error;   // why there was no reply
+    std::map<std::string, std::string> headers; // lower-case names
+    std::string body;
+    boost::json::value json() const; // parses body; null on failure
+    std::string header(const std::string& lower_name) const;
+};
+
+struct http_call {
+    std::string method = "GET";
+    std::string target = "/";
+    std::map<std::string, std::string> headers;
+    std::string body;
+    std::chrono::milliseconds timeout = 15s;
+};
+
+// Where a server listens: "tcp:127.0.0.1:PORT" or "unix:/path".
+struct endpoint {
+    std::string host;
+    unsigned short port = 0;
+    std::string unix_path; // non-empty: Unix socket
+    static endpoint tcp(std::string host, unsigned short port) {
+        return {std::move(host), port, {}};
+    }
+    static endpoint unix_socket(std::string path) { return {{}, 0, std::move(path)}; }
+};
+
+// One request on a fresh connection (plain HTTP). Sets Host: localhost unless given.
+http_reply http_request(const endpoint& ep, http_call call);
+
+// `count` identical requests at once, each on its own connection; replies in order.
+std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& call,
+                                        std::size_t count);
+
+// The mock Auth API, started on ephemeral ports.
+class mock_upstream {
+public:
+    explicit mock_upstream(bool tls = true);
+    std::string base_url() const; // "https://localhost:PORT/v1" (or http://127.0.0.1:PORT/v1)
+    const std::string& ca_file() const { return ca_file_; }
+    const std::string& untrusted_ca_file() const { return untrusted_ca_file_; }
+    unsigned short api_port() const { return api_port_; }
+
+    // Control API calls; they fail the test (BOOST_REQUIRE) when the mock does not answer 200.
+    boost::json::value control(const std::string& method, const std::string& path,
+                               const std::string& body = "");
+    void settings(const std::string& json_object) {
+        control("POST", "/control/settings", json_object);
+    }
+    void fault(const std::string& json_object) { control("POST", "/control/fault", json_object); }
+    void clear_faults() { control("POST", "/control/clear-faults"); }
+    std::int64_t counter(const std::string& name);
+    std::vector<boost::json::value> token_requests();
+    const std::string& log_path() const { return log_; }
+
+private:
+    temp_dir dir_;
+    std::string log_;
+    std::optional<process> proc_;
+    bool tls_;
+    unsigned short api_port_ = 0;
+    unsigned short control_port_ = 0;
+    std::string ca_file_;
+    std::string untrusted_ca_file_;
+};
+
+// The daemon, with a config built from `config_json` (a JSON object text). The harness fills in
+// listen (ephemeral TCP port and a Unix socket in its temp dir) and identity (a file holding
+// `identity_token`) unless the given config sets them.
+class tokend_daemon {
+public:
+    explicit tokend_daemon(const std::string& config_json,
+                           const std::string& identity_token = "test-identity-token-0001",
+                           bool wait_ready = true);
+    ~tokend_daemon();
+
+    endpoint tcp() const { return endpoint::tcp("127.0.0.1", port_); }
+    endpoint unix_socket() const { return endpoint::unix_socket(unix_path_); }
+    const std::string& log_path() const { return log_; }
+    const std::string& config_path() const { return config_path_; }
+    const std::string& identity_path() const { return identity_path_; }
+    std::string log() const { return read_file(log_); }
+    process& proc() { return *proc_; }
+
+    // GET /v1/tokens/{name} with the request header the daemon requires.
+    http_reply get_token(const std::string& name, const std::string& accept = "application/json");
+
+private:
+    temp_dir dir_;
+    std::string log_;
+    std::string config_path_;
+    std::string identity_path_;
+    std::string unix_path_;
+    unsigned short port_ = 0;
+    std::optional<process> proc_;
+};
+
+// The `exp` claim of a JWT issued by the mock (seconds since the epoch), or 0.
+long long jwt_exp(const std::string& jwt);
+long long unix_now();
+
+// Every file's content under the directories of the logs given, for redaction checks.
+std::string binary_path_daemon();
+std::string binary_path_mock();
+
+} // namespace tokend_test

@@ -1,0 +1,306 @@
+// The token lifecycle end to end (PRODUCT.md §4): the daemon against the mock Auth API over TLS.
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace tokend_test;
+namespace json = boost::json;
+
+namespace {
+
+// A config for one profile "stats" against `mock`, with the refresh section given.
+std::string config_for(const mock_upstream& mock, const std::string& refresh = "{}",
+                       const std::string& extra_upstream = "") {
+    return R"({"upstream":{"base_url":")" + mock.base_url() + R"(","ca_file":")" + mock.ca_file() +
+           R"(","request_timeout_ms":3000)" + extra_upstream +
+           R"(},"tokens":[{"name":"stats","product":"synergy-stats","customer_id":"345"}],)"
+           R"("refresh":)" +
+           refresh + "}";
+}
+
+// Settings for short-lived tokens: served down to their last second, retried quickly.
+const std::string short_lived_refresh =
+    R"({"min_remaining_s":1,"min_serve_remaining_s":0,"retry_initial_ms":100,"retry_max_ms":400})";
+
+std::string token_of(const http_reply& r) {
+    const auto v = r.json();
+    if (!v.is_object() || !v.as_object().contains("data"))
+        return {};
+    return std::string(v.at("data").at("token").as_string());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(token_lifecycle)
+
+BOOST_AUTO_TEST_CASE(serves_a_valid_token_continuously_across_refreshes) {
+    mock_upstream mock;
+    mock.settings(R"({"lifetime_s":2})");
+    tokend_daemon daemon(config_for(mock, short_lived_refresh));
+
+    std::set<std::string> distinct;
+    int served = 0;
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end) {
+        const auto r = daemon.get_token("stats");
+        BOOST_REQUIRE_MESSAGE(r.status == 200, "status " << r.status << " " << r.body);
+        const std::string token = token_of(r);
+        // The mock's own expiry claim: the token handed out must not have expired yet.
+        BOOST_REQUIRE_GT(jwt_exp(token), unix_now() - 1);
+        BOOST_CHECK_EQUAL(r.header("cache-control"), "no-store");
+        distinct.insert(token);
+        ++served;
+        std::this_thread::sleep_for(20ms);
+    }
+    const auto upstream_calls = mock.counter("token_requests");
+    BOOST_TEST_MESSAGE(served << " requests served, " << distinct.size() << " tokens, "
+                              << upstream_calls << " upstream token requests");
+    BOOST_CHECK_GT(served, 100);
+    // Refreshed before each expiry: at least one new token per 2 s lifetime ...
+    BOOST_CHECK_GE(distinct.size(), 5u);
+    // ... and about one upstream call per lifetime, not one per client request. JWT exp has
+    // whole-second precision, so a 2 s token can look 1 s long: allow two calls per lifetime.
+    BOOST_CHECK_LE(upstream_calls, 24);
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), static_cast<std::int64_t>(distinct.size()));
+    BOOST_CHECK(daemon.log().find("error") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_cold_requests_share_one_upstream_call) {
+    mock_upstream mock;
+    // Slow upstream: every request below arrives while the first fetch is in flight.
+    mock.settings(R"({"delay_ms":1500})");
+    tokend_daemon daemon(config_for(mock));
+
+    http_call call;
+    call.target = "/v1/tokens/stats";
+    call.headers["X-Tokend-Request"] = "1";
+    const auto replies = http_concurrent(daemon.tcp(), call, 200);
+    std::set<std::string> tokens;
+    for (const auto& r : replies) {
+        BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.error << " " << r.body);
+        tokens.insert(token_of(r));
+    }
+    BOOST_CHECK_EQUAL(tokens.size(), 1u);
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 1);
+}
+
+BOOST_AUTO_TEST_CASE(expires_in_number_string_and_absent_give_the_right_expiry) {
+    struct form {
+        const char* settings;
+        long long lifetime;
+    };
+    const form forms[] = {
+        {R"({"lifetime_s":600,"expires_in_form":"number"})", 600},
+        {R"({"lifetime_s":700,"expires_in_form":"string"})", 700},
+        {R"({"lifetime_s":800,"expires_in_form":"absent"})", 800},
+        // Both present and disagreeing: the smaller wins.
+        {R"({"lifetime_s":900,"expires_in_form":"raw","expires_in_raw":300})", 300},
+        {R"({"lifetime_s":200,"expires_in_form":"raw","expires_in_raw":"5000"})", 200},
+    };
+    for (const auto& f : forms) {
+        mock_upstream mock;
+        mock.settings(f.settings);
+        tokend_daemon daemon(config_for(mock));
+        const auto r = daemon.get_token("stats");
+        BOOST_REQUIRE_EQUAL(r.status, 200u);
+        const auto doc = r.json();
+        const auto& data = doc.at("data");
+        const auto expires_in = data.at("expiresIn").to_number<long long>();
+        BOOST_TEST_INFO(f.settings);
+        BOOST_CHECK_LE(expires_in, f.lifetime);
+        BOOST_CHECK_GE(expires_in, f.lifetime - 3);
+        BOOST_CHECK_EQUAL(data.at("tokenType").as_string(), "bearer");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(plain_text_accept_gives_the_bare_token) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock));
+    const auto json_reply = daemon.get_token("stats");
+    const auto plain = daemon.get_token("stats", "text/plain");
+    BOOST_REQUIRE_EQUAL(plain.status, 200u);
+    BOOST_CHECK_EQUAL(plain.body, token_of(json_reply));
+    BOOST_CHECK(plain.header("content-type").starts_with("text/plain"));
+    BOOST_CHECK_EQUAL(plain.header("cache-control"), "no-store");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_profile_is_404_and_list_shows_no_token) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock));
+    const auto token = token_of(daemon.get_token("stats"));
+    BOOST_REQUIRE(!token.empty());
+
+    const auto missing = daemon.get_token("nope");
+    BOOST_CHECK_EQUAL(missing.status, 404u);
+    BOOST_CHECK(missing.body.find("nope") != std::string::npos);
+
+    http_call list;
+    list.target = "/v1/tokens";
+    const auto r = http_request(daemon.tcp(), list);
+    BOOST_REQUIRE_EQUAL(r.status, 200u);
+    BOOST_CHECK(r.body.find(token) == std::string::npos);
+    const auto doc = r.json();
+    const auto& p = doc.at("data").as_array().at(0);
+    BOOST_CHECK_EQUAL(p.at("name").as_string(), "stats");
+    BOOST_CHECK_EQUAL(p.at("customerId").as_string(), "345");
+    BOOST_CHECK_EQUAL(p.at("state").as_string(), "fresh");
+    BOOST_CHECK(p.at("expiresAt").is_string());
+    BOOST_CHECK_EQUAL(p.at("default").as_bool(), true);
+}
+
+BOOST_AUTO_TEST_CASE(upstream_down_serves_until_real_expiry_then_503_then_recovers) {
+    mock_upstream mock;
+    mock.settings(R"({"lifetime_s":4})");
+    tokend_daemon daemon(config_for(mock, short_lived_refresh));
+    const auto first = daemon.get_token("stats");
+    BOOST_REQUIRE_EQUAL(first.status, 200u);
+    mock.control("POST", "/control/down");
+
+    // While the current token lasts it keeps being served (stale); then 503 with Retry-After.
+    bool saw_stale = false;
+    http_reply r;
+    const auto give_up = std::chrono::steady_clock::now() + 12s;
+    while (std::chrono::steady_clock::now() < give_up) {
+        r = daemon.get_token("stats");
+        if (r.status != 200)
+            break;
+        BOOST_REQUIRE_GT(jwt_exp(token_of(r)), unix_now() - 1);
+        http_call list;
+        list.target = "/v1/tokens";
+        const auto states = http_request(daemon.tcp(), list);
+        if (states.body.find(R"("state":"stale")") != std::string::npos)
+            saw_stale = true;
+        std::this_thread::sleep_for(100ms);
+    }
+    BOOST_CHECK(saw_stale);
+    BOOST_REQUIRE_EQUAL(r.status, 503u);
+    BOOST_CHECK(!r.header("retry-after").empty());
+    BOOST_CHECK(r.body.find("connect") != std::string::npos);
+
+    mock.control("POST", "/control/up");
+    const auto recovered_by = std::chrono::steady_clock::now() + 8s;
+    while (std::chrono::steady_clock::now() < recovered_by) {
+        r = daemon.get_token("stats");
+        if (r.status == 200)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    BOOST_CHECK_EQUAL(r.status, 200u);
+    BOOST_CHECK(daemon.proc().running());
+}
+
+BOOST_AUTO_TEST_CASE(upstream_errors_and_garbage_keep_the_stale_token_then_recover) {
+    const char* faults[] = {
+        R"({"mode":"status","status":500,"count":-1})",
+        R"({"mode":"malformed","count":-1})",
+        R"({"mode":"no_token","count":-1})",
+    };
+    for (const char* fault : faults) {
+        BOOST_TEST_INFO(fault);
+        mock_upstream mock;
+        mock.settings(R"({"lifetime_s":3})");
+        tokend_daemon daemon(config_for(mock, short_lived_refresh));
+        const std::string first = token_of(daemon.get_token("stats"));
+        BOOST_REQUIRE(!first.empty());
+        mock.fault(fault);
+
+        http_reply r;
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < give_up) {
+            r = daemon.get_token("stats");
+            if (r.status != 200)
+                break;
+            // Only the token obtained before the fault can be served, until it really expires.
+            BOOST_REQUIRE_EQUAL(token_of(r), first);
+            BOOST_REQUIRE_GT(jwt_exp(token_of(r)), unix_now() - 1);
+            std::this_thread::sleep_for(100ms);
+        }
+        BOOST_REQUIRE_EQUAL(r.status, 503u);
+        BOOST_CHECK(!r.header("retry-after").empty());
+
+        mock.clear_faults();
+        const auto recovered_by = std::chrono::steady_clock::now() + 8s;
+        while (std::chrono::steady_clock::now() < recovered_by) {
+            r = daemon.get_token("stats");
+            if (r.status == 200)
+                break;
+            std::this_thread::sleep_for(100ms);
+        }
+        BOOST_CHECK_EQUAL(r.status, 200u);
+        BOOST_CHECK_NE(token_of(r), first);
+        // One warning for the outage, not one per retry.
+        const std::string log = daemon.log();
+        std::size_t warnings = 0;
+        for (auto at = log.find("token request failed"); at != std::string::npos;
+             at = log.find("token request failed", at + 1))
+            ++warnings;
+        BOOST_CHECK_EQUAL(warnings, 1u);
+        BOOST_CHECK(log.find("recovered") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(retries_back_off_exponentially_and_honour_retry_after) {
+    mock_upstream mock;
+    mock.fault(R"({"mode":"status","status":503,"count":-1})");
+    {
+        tokend_daemon daemon(config_for(mock, R"({"retry_initial_ms":100,"retry_max_ms":1600})"));
+        std::this_thread::sleep_for(6s);
+    }
+    auto attempts = mock.token_requests();
+    // Full-jitter backoff doubling from 100 ms to 1.6 s: a handful of attempts in 6 s, where a
+    // fixed 100 ms interval would have made 60.
+    BOOST_TEST_MESSAGE(attempts.size() << " attempts in 6 s");
+    BOOST_CHECK_GE(attempts.size(), 3u);
+    BOOST_CHECK_LE(attempts.size(), 20u);
+
+    // Retry-After: 2 → the next attempt waits at least 2 s.
+    mock.clear_faults();
+    mock.control("POST", "/control/reset");
+    mock.fault(R"({"mode":"status","status":429,"retry_after":"2","count":2})");
+    tokend_daemon second(config_for(mock, R"({"retry_initial_ms":100,"retry_max_ms":5000})"));
+    // Callers asking meanwhile must not make the daemon call before Retry-After either.
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+        second.get_token("stats");
+        std::this_thread::sleep_for(50ms);
+    }
+    attempts = mock.token_requests();
+    BOOST_REQUIRE_GE(attempts.size(), 3u);
+    const auto t0 = attempts[0].at("t_ms").to_number<long long>();
+    const auto t1 = attempts[1].at("t_ms").to_number<long long>();
+    const auto t2 = attempts[2].at("t_ms").to_number<long long>();
+    BOOST_CHECK_GE(t1 - t0, 1900);
+    BOOST_CHECK_GE(t2 - t1, 1900);
+    BOOST_CHECK_EQUAL(attempts[2].at("status").to_number<int>(), 200);
+}
+
+BOOST_AUTO_TEST_CASE(untrusted_upstream_certificate_is_refused_and_logged) {
+    mock_upstream mock;
+    std::string cfg = config_for(mock);
+    const auto at = cfg.find(mock.ca_file());
+    cfg.replace(at, mock.ca_file().size(), mock.untrusted_ca_file());
+    tokend_daemon daemon(cfg);
+    const auto r = daemon.get_token("stats");
+    BOOST_CHECK_EQUAL(r.status, 503u);
+    BOOST_CHECK(wait_for_line(daemon.log_path(), "certificate verify failed", 5s));
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 0);
+}
+
+BOOST_AUTO_TEST_CASE(identity_token_file_change_is_picked_up_before_the_next_fetch) {
+    mock_upstream mock;
+    mock.settings(R"({"valid_identity_tokens":["second-identity-token"]})");
+    tokend_daemon daemon(config_for(mock, R"({"retry_initial_ms":100,"retry_max_ms":300})"),
+                         "first-identity-token");
+    BOOST_CHECK(wait_for_line(daemon.log_path(), "HTTP 401", 5s));
+    std::this_thread::sleep_for(1100ms); // a different mtime, even on coarse file systems
+    write_file(daemon.identity_path(), "second-identity-token\n");
+    const auto r = daemon.get_token("stats");
+    BOOST_CHECK_EQUAL(r.status, 200u);
+    // No identity token in the log, ever.
+    BOOST_CHECK(daemon.log().find("first-identity-token") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
