@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "synergy_tokend/cli.hpp"
+#include "synergy_tokend/cli_client.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/service.hpp"
@@ -14,7 +15,6 @@ namespace tokend = synergy_tokend;
 namespace {
 
 constexpr int exit_ok = 0;
-constexpr int exit_runtime = 1;
 constexpr int exit_usage = 2;
 
 int check_config(const std::string& path) {
@@ -35,7 +35,7 @@ int run(const std::string& path) {
             tokend::log::error("config", e);
         return exit_usage;
     }
-    return tokend::run_daemon(parsed.value);
+    return tokend::run_daemon(parsed.value, path);
 }
 
 } // namespace
@@ -59,9 +59,11 @@ int main(int argc, char** argv) {
     case tokend::cli_action::run:
         return run(cmd.config_path);
     case tokend::cli_action::token:
+        return tokend::run_token_command(tokend::choose_endpoint(cmd.endpoint), cmd.token_name,
+                                         std::cout, std::cerr);
     case tokend::cli_action::status:
-        std::cerr << "synergy-tokend: the token and status commands are not built yet\n";
-        return exit_runtime;
+        return tokend::run_status_command(tokend::choose_endpoint(cmd.endpoint), std::cout,
+                                          std::cerr);
     }
     return exit_usage;
 }

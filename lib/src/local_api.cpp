@@ -64,7 +64,16 @@ local_api::local_api(const config& cfg, token_store& store, upstream_client& ups
 asio::awaitable<local_response> local_api::handle(local_request req) {
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
-    const route r = match_route(method, target);
+    route r = match_route(method, target);
+    const route_kind kind = r.kind;
+    local_response res = co_await dispatch(std::move(req), std::move(r));
+    ++counters_.by_route_code[{route_label(kind), res.result_int()}];
+    co_return res;
+}
+
+asio::awaitable<local_response> local_api::dispatch(local_request req, route r) {
+    const std::string_view method(req.method_string().data(), req.method_string().size());
+    const std::string_view target(req.target().data(), req.target().size());
 
     request_facts facts;
     facts.host = header(req, http::field::host);
@@ -98,6 +107,15 @@ asio::awaitable<local_response> local_api::handle(local_request req) {
         co_return json_response(200, data_envelope(200, R"({"status":"ok"})", now_text()));
     case route_kind::readyz:
         co_return readyz();
+    case route_kind::status:
+        co_return json_response(200,
+                                data_envelope(200, render_status_json(snapshot()), now_text()));
+    case route_kind::metrics: {
+        local_response res{http::status::ok, 11};
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.body() = render_metrics(snapshot());
+        co_return res;
+    }
     default:
         co_return make_error_response(501, "this endpoint is not available in this version");
     }
@@ -201,8 +219,10 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
                 400, "no X-Token-Name header and no default profile to take the token from");
         }
         serve_result served = co_await store_.get(profile);
-        if (served.outcome != serve_result::status::ok)
+        if (served.outcome != serve_result::status::ok) {
+            ++counters_.proxy_outcomes["no_token"];
             co_return failure_response(served);
+        }
         attached = std::move(served.token.token);
         up.authorization = "Bearer " + attached;
     }
@@ -215,16 +235,19 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
         serve_result fresh =
             co_await store_.get_replacing(profile, attached, res.response.result_int());
         if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
+            ++counters_.proxy_outcomes["retried_with_new_token"];
             up.authorization = "Bearer " + fresh.token.token;
             res = co_await upstream_.send(up);
         }
     }
     if (!res.ok()) {
         const bool timed_out = res.ec == upstream_errc::timeout;
+        ++counters_.proxy_outcomes[timed_out ? "timeout" : "unreachable"];
         co_return make_error_response(
             timed_out ? 504 : 502,
             (timed_out ? "upstream timed out: " : "upstream unreachable: ") + res.detail);
     }
+    ++counters_.proxy_outcomes[res.response.result_int() / 100 == 2 ? "ok" : "upstream_status"];
     local_response out{res.response.result(), 11};
     if (auto ct = res.response.find(http::field::content_type); ct != res.response.end())
         out.set(http::field::content_type, ct->value());
@@ -254,6 +277,25 @@ local_response local_api::list_tokens() const {
         list.emplace_back(std::move(p));
     }
     return json_response(200, data_envelope(200, json::serialize(list), now_text()));
+}
+
+status_snapshot local_api::snapshot() const {
+    status_snapshot s;
+    s.version = SYNERGY_TOKEND_VERSION;
+    s.started_at = started_at_;
+    s.now = wall_clock::now();
+    s.upstream_base_url = cfg_.upstream.base_url;
+    s.upstream = upstream_.stats();
+    s.upstream_latency = upstream_.latency();
+    s.profiles = store_.profiles();
+    s.on_demand_entries = store_.on_demand_count();
+    if (listener_info_) {
+        auto info = listener_info_();
+        s.listeners = std::move(info.listeners);
+        s.open_connections = info.open_connections;
+    }
+    s.requests = &counters_;
+    return s;
 }
 
 local_response local_api::readyz() const {

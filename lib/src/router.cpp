@@ -125,6 +125,30 @@ route match_route(std::string_view method, std::string_view target) {
     return r;
 }
 
+const char* route_label(route_kind kind) {
+    switch (kind) {
+    case route_kind::tokens_list:
+        return "/v1/tokens";
+    case route_kind::token_get:
+        return "/v1/tokens/{name}";
+    case route_kind::products_token:
+        return "/v1/products/token";
+    case route_kind::info:
+        return "/v1/info/*";
+    case route_kind::status:
+        return "/status";
+    case route_kind::metrics:
+        return "/metrics";
+    case route_kind::healthz:
+        return "/healthz";
+    case route_kind::readyz:
+        return "/readyz";
+    case route_kind::not_found:
+        return "other";
+    }
+    return "other";
+}
+
 std::string data_envelope(unsigned status, std::string_view data_json, std::string_view time) {
     std::string out = R"({"data":)";
     out += data_json;

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <exception>
+#include <memory>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,6 +12,7 @@
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/local_server.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/service_notifier.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
 
@@ -31,81 +33,209 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
     return out;
 }
 
-} // namespace
+// Everything the running daemon owns, on one io_context.
+class daemon_service {
+public:
+    daemon_service(const config& cfg, std::string config_path)
+        : config_(cfg)
+        , config_path_(std::move(config_path))
+        , identity_(cfg.identity) {}
 
-int run_daemon(const config& cfg) {
-    log::set_level(cfg.log);
+    int run();
+
+private:
+    void on_ready();
+    void update_status();
+    void wait_stop_signal();
+    void wait_hup();
+    void reload();
+    void wait_watchdog();
+    void finish();
+
+    asio::io_context io_{1};
+    config config_; // the running configuration; local_api reads it by reference
+    std::string config_path_;
+    identity_source identity_;
+    service_notifier notifier_;
+    std::unique_ptr<upstream_client> upstream_;
+    std::unique_ptr<token_store> store_;
+    std::unique_ptr<local_api> api_;
+    std::unique_ptr<local_server> server_;
+    asio::signal_set stop_signals_{io_, SIGTERM, SIGINT};
+    asio::signal_set hup_{io_, SIGHUP};
+    asio::steady_timer grace_{io_};
+    asio::steady_timer startup_{io_};
+    asio::steady_timer watchdog_{io_};
+    bool ready_ = false;
+    bool stopping_ = false;
+    std::string last_status_;
+};
+
+int daemon_service::run() {
+    log::set_level(config_.log);
     // A client that disconnects mid-write must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
 
-    asio::io_context io(1);
-    std::unique_ptr<upstream_client> upstream;
     try {
-        upstream = std::make_unique<upstream_client>(io.get_executor(), cfg.upstream);
+        upstream_ = std::make_unique<upstream_client>(io_.get_executor(), config_.upstream);
     } catch (const std::exception& e) {
         log::error("service", std::string("cannot start: ") + e.what());
         return 1;
     }
-    identity_source identity(cfg.identity);
-    if (auto id = identity.get(); !id.ok())
+    if (auto id = identity_.get(); !id.ok())
         log::warn("service", id.error + "; token requests fail until it is readable");
 
-    token_store store(io.get_executor(), cfg, *upstream, identity);
-    local_api api(cfg, store, *upstream);
-    local_server server(io.get_executor(), cfg.listen, api);
-    if (auto problem = server.open(); !problem.empty()) {
+    store_ = std::make_unique<token_store>(io_.get_executor(), config_, *upstream_, identity_);
+    api_ = std::make_unique<local_api>(config_, *store_, *upstream_);
+    server_ = std::make_unique<local_server>(io_.get_executor(), config_.listen, *api_);
+    if (auto problem = server_->open(); !problem.empty()) {
         log::error("service", "cannot start: " + problem);
         return 1;
     }
+    api_->set_listener_info([this] {
+        return local_api::listener_info{server_->describe_listeners(), server_->open_connections()};
+    });
 
-    asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-    asio::signal_set hup(io, SIGHUP);
-    asio::steady_timer grace(io);
-    bool stopping = false;
+    wait_stop_signal();
+    wait_hup();
+    wait_watchdog();
+    store_->on_fetch_end([this] { update_status(); });
+    store_->start([this] { on_ready(); });
+    startup_.expires_after(config_.service.startup_timeout);
+    startup_.async_wait([this](const error_code& ec) {
+        if (!ec && !ready_) {
+            log::warn("service", "service.startup_timeout_s passed before every profile's first "
+                                 "fetch ended; ready anyway");
+            on_ready();
+        }
+    });
+    server_->start();
+    log::info("service", "synergy-tokend " SYNERGY_TOKEND_VERSION " listening on " +
+                             join(server_->describe_listeners(), ", ") + "; upstream " +
+                             config_.upstream.base_url);
+    io_.run();
+    log::info("service", "stopped");
+    return 0;
+}
 
-    auto finish = [&] {
-        store.stop();
-        upstream->shutdown();
-        io.stop();
-    };
-    stop_signals.async_wait([&](const error_code& ec, int signo) {
-        if (ec || stopping)
+void daemon_service::on_ready() {
+    if (ready_ || stopping_)
+        return;
+    ready_ = true;
+    startup_.cancel();
+    log::info("service", "ready: " + std::to_string(store_->servable_count()) + "/" +
+                             std::to_string(config_.tokens.size()) + " tokens servable");
+    notifier_.notify("READY=1");
+    update_status();
+}
+
+void daemon_service::update_status() {
+    std::string status = std::to_string(store_->servable_count()) + "/" +
+                         std::to_string(config_.tokens.size()) + " tokens servable";
+    if (status == last_status_ || !ready_)
+        return;
+    last_status_ = status;
+    notifier_.notify("STATUS=" + status);
+}
+
+void daemon_service::wait_stop_signal() {
+    stop_signals_.async_wait([this](const error_code& ec, int signo) {
+        if (ec || stopping_)
             return;
-        stopping = true;
+        stopping_ = true;
+        notifier_.notify("STOPPING=1");
         log::info("service", std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
                                  ", finishing requests in flight");
-        hup.cancel();
-        server.stop([&] { finish(); });
-        grace.expires_after(cfg.service.shutdown_grace);
-        grace.async_wait([&](const error_code& gec) {
+        hup_.cancel();
+        startup_.cancel();
+        server_->stop([this] { finish(); });
+        grace_.expires_after(config_.service.shutdown_grace);
+        grace_.async_wait([this](const error_code& gec) {
             if (gec)
                 return;
-            log::warn("service", "shutdown grace period over; closing remaining connections");
+            log::warn("service", "service.shutdown_grace_s over; closing remaining connections");
             finish();
         });
     });
-    std::function<void()> wait_hup = [&] {
-        hup.async_wait([&](const error_code& ec, int) {
-            if (ec)
-                return;
-            log::info("service", "SIGHUP: the identity token is re-read before the next fetch");
-            store.reread_identity();
-            wait_hup();
-        });
-    };
-    wait_hup();
+}
 
-    store.start([&] {
-        log::info("service", "first fetch done: " + std::to_string(store.servable_count()) + "/" +
-                                 std::to_string(cfg.tokens.size()) + " tokens servable");
+void daemon_service::finish() {
+    store_->stop();
+    upstream_->shutdown();
+    io_.stop();
+}
+
+void daemon_service::wait_hup() {
+    hup_.async_wait([this](const error_code& ec, int) {
+        if (ec || stopping_)
+            return;
+        reload();
+        wait_hup();
     });
-    server.start();
-    log::info("service", "synergy-tokend " SYNERGY_TOKEND_VERSION " listening on " +
-                             join(server.describe_listeners(), ", ") + "; upstream " +
-                             cfg.upstream.base_url);
-    io.run();
-    log::info("service", "stopped");
-    return 0;
+}
+
+void daemon_service::reload() {
+    notifier_.notify("RELOADING=1\n" + service_notifier::monotonic_usec());
+    log::info("service", "SIGHUP: reloading " + config_path_);
+    auto parsed = load_config_file(config_path_);
+    if (!parsed.ok()) {
+        for (const auto& e : parsed.errors)
+            log::error("config", e);
+        log::error("service", "reload failed: keeping the running configuration");
+    } else {
+        config next = std::move(parsed.value);
+        if (!(next.upstream == config_.upstream))
+            log::warn("service", "upstream.* changes take effect after a restart");
+        if (!(next.listen.tcp == config_.listen.tcp) ||
+            next.listen.unix_path != config_.listen.unix_path ||
+            next.listen.unix_mode != config_.listen.unix_mode ||
+            next.listen.max_connections != config_.listen.max_connections ||
+            next.listen.allow_remote != config_.listen.allow_remote)
+            log::warn("service", "listen.* changes (other than require_request_header) take "
+                                 "effect after a restart");
+        if (next.state.dir != config_.state.dir || next.state.persist != config_.state.persist ||
+            next.service.startup_timeout != config_.service.startup_timeout)
+            log::warn("service", "state.* and service.startup_timeout_s changes take effect after "
+                                 "a restart");
+        // What cannot change live stays as it runs.
+        next.upstream = config_.upstream;
+        const bool require_header = next.listen.require_request_header;
+        next.listen = config_.listen;
+        next.listen.require_request_header = require_header;
+        next.state = config_.state;
+        next.service.startup_timeout = config_.service.startup_timeout;
+
+        if (!(next.identity == config_.identity))
+            identity_ = identity_source(next.identity);
+        store_->reload(next);
+        config_ = std::move(next);
+        log::set_level(config_.log);
+        log::info("service", "configuration reloaded: " + std::to_string(config_.tokens.size()) +
+                                 " token profile(s)");
+    }
+    store_->reread_identity();
+    last_status_.clear();
+    notifier_.notify("READY=1");
+    update_status();
+}
+
+void daemon_service::wait_watchdog() {
+    const auto interval = notifier_.watchdog_interval();
+    if (!interval || stopping_)
+        return;
+    notifier_.notify("WATCHDOG=1");
+    watchdog_.expires_after(*interval);
+    watchdog_.async_wait([this](const error_code& ec) {
+        if (!ec)
+            wait_watchdog();
+    });
+}
+
+} // namespace
+
+int run_daemon(const config& cfg, const std::string& config_path) {
+    daemon_service service(cfg, config_path);
+    return service.run();
 }
 
 } // namespace synergy_tokend

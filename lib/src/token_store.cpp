@@ -101,6 +101,8 @@ struct token_store::entry {
     bool first_fetch_done = false;
     unsigned consecutive_failures = 0;
     std::uint64_t refresh_count = 0;
+    std::uint64_t failures_total = 0;
+    std::uint64_t rejections_total = 0;
     std::string last_error;
     std::string logged_problem; // the failure last logged, so a retry does not log again
     std::optional<wall_clock::time_point> next_attempt_at;
@@ -134,14 +136,14 @@ token_store::~token_store() {
 }
 
 void token_store::start(std::function<void()> first_round_done) {
+    started_ = true;
     first_round_done_ = std::move(first_round_done);
     first_fetches_pending_ = entries_.size();
     if (first_fetches_pending_ == 0 && first_round_done_)
         first_round_done_();
     for (auto& [name, e] : entries_)
         asio::co_spawn(ex_, drive(this, e), asio::detached);
-    if (cfg_.on_demand.enabled)
-        asio::co_spawn(ex_, sweep_on_demand(this), asio::detached);
+    asio::co_spawn(ex_, sweep_on_demand(this), asio::detached);
 }
 
 void token_store::stop() {
@@ -160,6 +162,38 @@ void token_store::stop() {
         e->done.cancel();
     }
     sweep_timer_->cancel();
+}
+
+void token_store::reload(const config& cfg) {
+    const bool same_identity = cfg.identity == cfg_.identity;
+    std::map<std::string, entry_ptr> next;
+    for (const auto& p : cfg.tokens) {
+        auto old = entries_.find(p.name);
+        if (same_identity && old != entries_.end() && old->second->cfg == p) {
+            next.emplace(p.name, old->second);
+            entries_.erase(old);
+            continue;
+        }
+        auto e = std::make_shared<entry>(ex_, p);
+        next.emplace(p.name, e);
+        if (started_ && !stopped_) {
+            e->first_fetch_done = true; // READY=1 was decided at start
+            asio::co_spawn(ex_, drive(this, e), asio::detached);
+        }
+    }
+    for (auto& [name, e] : entries_) {
+        e->stopped = true;
+        e->wake.cancel();
+        e->done.cancel();
+    }
+    entries_ = std::move(next);
+    cfg_ = cfg;
+    if (!cfg_.on_demand.enabled) {
+        on_demand_.clear();
+        on_demand_lru_.clear();
+    } else {
+        evict_on_demand(cfg_.on_demand.max_entries);
+    }
 }
 
 double token_store::draw(double lo, double hi) {
@@ -317,6 +351,7 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
         }
     } else {
         ++e->consecutive_failures;
+        ++(r.cls == failure_class::rejected ? e->rejections_total : e->failures_total);
         e->last_outcome =
             r.cls == failure_class::rejected ? fetch_outcome::rejected : fetch_outcome::failed;
         e->last_error = problem;
@@ -343,6 +378,8 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
     ++e->generation;
     e->done.cancel();
     note_first_fetch_done(*e);
+    if (!e->on_demand && on_fetch_end_)
+        on_fetch_end_();
     co_return r;
 }
 
@@ -485,10 +522,11 @@ void token_store::evict_on_demand(std::size_t keep_at_most) {
 }
 
 asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
-    const auto idle = self->cfg_.on_demand.idle_evict;
-    const auto interval = std::clamp<steady::duration>(idle / 4, std::chrono::milliseconds(250),
-                                                       std::chrono::seconds(60));
     while (!self->stopped_) {
+        // Read each round: a reload may change it.
+        const auto idle = self->cfg_.on_demand.idle_evict;
+        const auto interval = std::clamp<steady::duration>(idle / 4, std::chrono::milliseconds(250),
+                                                           std::chrono::seconds(60));
         self->sweep_timer_->expires_after(interval);
         auto [ec] = co_await self->sweep_timer_->async_wait(use_nothrow);
         if (ec || self->stopped_)
@@ -520,6 +558,8 @@ profile_view token_store::view(const entry& e, wall_clock::time_point now) const
     v.last_error = e.last_error;
     v.consecutive_failures = e.consecutive_failures;
     v.refresh_count = e.refresh_count;
+    v.failures_total = e.failures_total;
+    v.rejections_total = e.rejections_total;
     return v;
 }
 

@@ -405,6 +405,7 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
     }
     result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
+    latency_.observe(result.latency);
     if (result.ec)
         ++stats_.errors;
     else

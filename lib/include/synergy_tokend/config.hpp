@@ -23,12 +23,14 @@ struct upstream_config {
     std::size_t max_connections = 8; // upstream connections open at once; more requests queue
     std::chrono::seconds idle_timeout{30};
     bool allow_insecure_http = false;
+    friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
 // Exactly one of the two is non-empty after a successful parse.
 struct identity_config {
     std::string token_file; // a relative name is looked up in $CREDENTIALS_DIRECTORY first
     std::string token_env;
+    friend bool operator==(const identity_config&, const identity_config&) = default;
 };
 
 struct tcp_listen_address {
@@ -44,6 +46,7 @@ struct listen_config {
     unsigned unix_mode = 0660;
     bool require_request_header = true;
     std::size_t max_connections = 1024;
+    friend bool operator==(const listen_config&, const listen_config&) = default;
 };
 
 struct profile_config {

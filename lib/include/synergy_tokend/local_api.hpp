@@ -10,8 +10,14 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
+#include "synergy_tokend/metrics.hpp"
+#include "synergy_tokend/router.hpp"
 
 namespace synergy_tokend {
 
@@ -29,20 +35,33 @@ public:
     // The response to `req`; version and keep-alive are the caller's to set.
     boost::asio::awaitable<local_response> handle(local_request req);
 
+    // What the listeners report for /status and /metrics (set once the server exists).
+    struct listener_info {
+        std::vector<std::string> listeners;
+        std::size_t open_connections = 0;
+    };
+    void set_listener_info(std::function<listener_info()> provider) {
+        listener_info_ = std::move(provider);
+    }
+
     wall_clock::time_point started_at() const { return started_at_; }
 
 private:
+    boost::asio::awaitable<local_response> dispatch(local_request req, route r);
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
     boost::asio::awaitable<local_response> products_token(std::string body);
     boost::asio::awaitable<local_response> proxy_info(local_request req, std::string target);
     static local_response failure_response(const serve_result& served);
     local_response list_tokens() const;
     local_response readyz() const;
+    status_snapshot snapshot() const;
 
     const config& cfg_;
     token_store& store_;
     upstream_client& upstream_;
     wall_clock::time_point started_at_;
+    request_counters counters_;
+    std::function<listener_info()> listener_info_;
 };
 
 // A JSON or plain error reply in the upstream error envelope (status, message; no secrets).

@@ -26,6 +26,9 @@ struct route {
                                 // info: the path below /v1/info with its query ("/scopes/x?a=1")
 };
 
+// The route's label in metrics: "/v1/tokens/{name}", "/v1/info/*", "other", ...
+const char* route_label(route_kind kind);
+
 // Matches a request target ("/v1/tokens/stats?x") and method ("GET"). HEAD is treated as GET.
 route match_route(std::string_view method, std::string_view target);
 

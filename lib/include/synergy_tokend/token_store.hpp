@@ -77,7 +77,9 @@ struct profile_view {
     std::optional<wall_clock::time_point> last_refresh_at;
     std::string last_error;
     unsigned consecutive_failures = 0;
-    std::uint64_t refresh_count = 0;
+    std::uint64_t refresh_count = 0;    // successful upstream token requests
+    std::uint64_t failures_total = 0;   // failed ones (network, 5xx, 429, 401/403, bad reply)
+    std::uint64_t rejections_total = 0; // 400/404/422: product, customer or scopes refused
 };
 
 // An HTTP error reply of upstream to a token request, kept to pass on to drop-in callers.
@@ -116,6 +118,15 @@ public:
 
     // Ends the drivers and wakes every waiter (they get `unavailable`).
     void stop();
+
+    // Called after every upstream token request of a profile ends (to update STATUS=).
+    void on_fetch_end(std::function<void()> callback) { on_fetch_end_ = std::move(callback); }
+
+    // Applies a reloaded configuration (SIGHUP): profiles whose settings are unchanged keep
+    // their token and schedule; new or changed ones are fetched; removed ones are dropped (their
+    // waiters get `unavailable`). The refresh and on-demand settings apply from now on; with a
+    // different identity source, every profile is fetched again.
+    void reload(const config& cfg);
 
     // A servable token of profile `name`, waiting for a fetch if needed (see above).
     boost::asio::awaitable<serve_result> get(std::string name);
@@ -179,6 +190,8 @@ private:
     std::list<std::string> on_demand_lru_;                 // most recently used first
     std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
     std::function<void()> first_round_done_;
+    std::function<void()> on_fetch_end_;
+    bool started_ = false;
     std::size_t first_fetches_pending_ = 0;
     bool force_identity_reread_ = false;
     bool stopped_ = false;

@@ -31,6 +31,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "synergy_tokend/config.hpp"
+#include "synergy_tokend/metrics.hpp"
 
 namespace synergy_tokend {
 
@@ -74,16 +75,6 @@ struct upstream_result {
     bool ok() const { return !ec; }
 };
 
-struct upstream_stats {
-    std::uint64_t requests = 0;
-    std::uint64_t errors = 0; // network/TLS/timeout failures (not HTTP error statuses)
-    std::uint64_t connects = 0;
-    std::uint64_t tls_handshakes = 0;
-    std::size_t open_connections = 0;
-    std::size_t idle_connections = 0;
-    std::chrono::microseconds last_latency{0};
-};
-
 class upstream_client {
 public:
     // Throws std::runtime_error naming the file when `ca_file` cannot be loaded.
@@ -95,6 +86,7 @@ public:
     boost::asio::awaitable<upstream_result> send(upstream_request req);
 
     upstream_stats stats() const;
+    const latency_histogram& latency() const { return latency_; }
     const upstream_url& url() const { return url_; }
 
     // Closes idle connections and fails later sends with shutting_down.
@@ -122,6 +114,7 @@ private:
     bool stopping_ = false;
     std::shared_ptr<bool> alive_;
     upstream_stats stats_;
+    latency_histogram latency_;
 };
 
 } // namespace synergy_tokend

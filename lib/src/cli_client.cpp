@@ -1,0 +1,308 @@
+#include "synergy_tokend/cli_client.hpp"
+
+#include <cstdlib>
+#include <ostream>
+#include <sstream>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
+
+#include "synergy_tokend/clock.hpp"
+
+namespace synergy_tokend {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr int exit_ok = 0;
+constexpr int exit_error_reply = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_unreachable = 3;
+constexpr auto client_timeout = std::chrono::seconds(15);
+
+struct client_reply {
+    std::string failure; // non-empty: no reply
+    unsigned status = 0;
+    std::string body;
+};
+
+template <class Protocol>
+asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, std::string accept,
+                            client_reply* out) {
+    beast::basic_stream<Protocol> stream(co_await asio::this_coro::executor);
+    stream.expires_after(client_timeout);
+    if (auto [ec] = co_await stream.async_connect(ep, use_nothrow); ec) {
+        out->failure = "cannot connect: " + ec.message();
+        co_return;
+    }
+    http::request<http::string_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "localhost");
+    req.set(http::field::accept, accept);
+    req.set(http::field::user_agent, "synergy-tokend-cli/" SYNERGY_TOKEND_VERSION);
+    req.set("X-Tokend-Request", "1");
+    req.keep_alive(false);
+    if (auto [ec, n] = co_await http::async_write(stream, req, use_nothrow); ec) {
+        out->failure = "cannot send the request: " + ec.message();
+        co_return;
+    }
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    if (auto [ec, n] = co_await http::async_read(stream, buffer, res, use_nothrow); ec) {
+        out->failure = "no reply: " + ec.message();
+        co_return;
+    }
+    out->status = res.result_int();
+    out->body = std::move(res.body());
+}
+
+client_reply get(const client_endpoint& ep, const std::string& target, const std::string& accept) {
+    asio::io_context io;
+    client_reply reply;
+    if (!ep.unix_path.empty()) {
+        asio::co_spawn(
+            io,
+            fetch<asio::local::stream_protocol>(
+                asio::local::stream_protocol::endpoint(ep.unix_path), target, accept, &reply),
+            asio::detached);
+    } else {
+        asio::ip::tcp::resolver resolver(io);
+        error_code ec;
+        auto results = resolver.resolve(ep.host, ep.port, ec);
+        if (ec || results.empty()) {
+            reply.failure = "cannot resolve " + ep.host + ": " + ec.message();
+            return reply;
+        }
+        asio::co_spawn(io,
+                       fetch<asio::ip::tcp>(results.begin()->endpoint(), target, accept, &reply),
+                       asio::detached);
+    }
+    io.run();
+    return reply;
+}
+
+// The error envelope's message, or the raw body.
+std::string error_message(const client_reply& r) {
+    error_code ec;
+    const auto v = json::parse(r.body, ec);
+    if (!ec && v.is_object())
+        if (const auto* e = v.as_object().if_contains("error"); e && e->is_object())
+            if (const auto* m = e->as_object().if_contains("message"); m && m->is_string())
+                return std::string(m->as_string());
+    return r.body;
+}
+
+std::string text_of(const json::value* v) {
+    if (v == nullptr || v->is_null())
+        return "-";
+    if (v->is_string())
+        return std::string(v->as_string());
+    std::ostringstream s;
+    s << *v;
+    return s.str();
+}
+
+// Parses "2026-11-23T08:43:41Z"; nullopt otherwise.
+std::optional<wall_clock::time_point> parse_rfc3339(std::string_view t) {
+    int y, mo, d, h, mi, s;
+    if (t.size() != 20 || std::sscanf(std::string(t).c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo,
+                                      &d, &h, &mi, &s) != 6)
+        return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(unsigned(mo)),
+                                          std::chrono::day(unsigned(d))};
+    if (!ymd.ok())
+        return std::nullopt;
+    return std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+           std::chrono::seconds(s);
+}
+
+std::string human_duration(long long s) {
+    const bool negative = s < 0;
+    if (negative)
+        s = -s;
+    std::string out;
+    if (s >= 3600)
+        out = std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+    else if (s >= 60)
+        out = std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+    else
+        out = std::to_string(s) + "s";
+    return negative ? out + " ago" : "in " + out;
+}
+
+} // namespace
+
+std::optional<client_endpoint> parse_client_endpoint(std::string_view text) {
+    client_endpoint ep;
+    if (text.starts_with("unix:")) {
+        ep.unix_path = std::string(text.substr(5));
+        if (ep.unix_path.empty())
+            return std::nullopt;
+        return ep;
+    }
+    if (!text.starts_with("http://"))
+        return std::nullopt;
+    std::string_view authority = text.substr(7);
+    if (const auto slash = authority.find('/'); slash != std::string_view::npos) {
+        if (authority.substr(slash) != "/")
+            return std::nullopt;
+        authority = authority.substr(0, slash);
+    }
+    std::string_view host = authority;
+    std::string_view port = "80";
+    if (authority.starts_with("[")) {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':')
+                return std::nullopt;
+            port = authority.substr(close + 2);
+        }
+    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty() || port.empty() ||
+        port.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    ep.host = std::string(host);
+    ep.port = std::string(port);
+    return ep;
+}
+
+std::string choose_endpoint(const std::string& given) {
+    if (!given.empty())
+        return given;
+    if (const char* env = std::getenv("SYNERGY_TOKEND_ENDPOINT"); env && *env)
+        return env;
+    return "unix:/run/synergy-tokend/tokend.sock";
+}
+
+std::string format_status_table(const json::value& data,
+                                std::chrono::system_clock::time_point now) {
+    std::ostringstream out;
+    const json::object* obj = data.if_object();
+    if (obj == nullptr)
+        return "(no status)\n";
+    out << "synergy-tokend " << text_of(obj->if_contains("version")) << ", up "
+        << text_of(obj->if_contains("uptime")) << " s, upstream "
+        << text_of(obj->if_contains("upstream") && obj->at("upstream").is_object()
+                       ? obj->at("upstream").as_object().if_contains("baseUrl")
+                       : nullptr)
+        << "\n\n";
+
+    std::vector<std::array<std::string, 5>> rows{
+        {"NAME", "STATE", "EXPIRES", "LAST REFRESH", "LAST ERROR"}};
+    auto relative = [&](const json::value* v) {
+        if (v == nullptr || !v->is_string())
+            return std::string("-");
+        const auto t = parse_rfc3339(v->as_string());
+        if (!t)
+            return std::string(v->as_string());
+        return human_duration(std::chrono::floor<std::chrono::seconds>(*t - now).count());
+    };
+    if (const auto* profiles = obj->if_contains("profiles"); profiles && profiles->is_array()) {
+        for (const auto& p : profiles->as_array()) {
+            const json::object* po = p.if_object();
+            if (po == nullptr)
+                continue;
+            std::string name = text_of(po->if_contains("name"));
+            if (const auto* d = po->if_contains("default"); d && d->is_bool() && d->as_bool())
+                name += " *";
+            rows.push_back({name, text_of(po->if_contains("state")),
+                            relative(po->if_contains("expiresAt")),
+                            relative(po->if_contains("lastRefreshAt")),
+                            text_of(po->if_contains("lastError"))});
+        }
+    }
+    std::array<std::size_t, 5> width{};
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < 4; ++i)
+            width[i] = std::max(width[i], r[i].size());
+    for (const auto& r : rows) {
+        for (std::size_t i = 0; i < 4; ++i)
+            out << r[i] << std::string(width[i] - r[i].size() + 2, ' ');
+        out << r[4] << '\n';
+    }
+    out << "\non-demand entries: " << text_of(obj->if_contains("onDemandEntries"))
+        << "   (* = default profile)\n";
+    return out.str();
+}
+
+int run_token_command(const std::string& endpoint, const std::string& name, std::ostream& out,
+                      std::ostream& err) {
+    const auto ep = parse_client_endpoint(endpoint);
+    if (!ep) {
+        err << "synergy-tokend: bad endpoint '" << endpoint
+            << "': expected http://HOST:PORT or unix:/path\n";
+        return exit_usage;
+    }
+    std::string target = "/v1/tokens/";
+    for (unsigned char c : name) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+            target += static_cast<char>(c);
+        } else {
+            static const char* hex = "0123456789ABCDEF";
+            target += '%';
+            target += hex[c >> 4];
+            target += hex[c & 15];
+        }
+    }
+    const client_reply r = get(*ep, target, "text/plain");
+    if (!r.failure.empty()) {
+        err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
+        return exit_unreachable;
+    }
+    if (r.status != 200) {
+        err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
+        return exit_error_reply;
+    }
+    out << r.body << '\n';
+    return exit_ok;
+}
+
+int run_status_command(const std::string& endpoint, std::ostream& out, std::ostream& err) {
+    const auto ep = parse_client_endpoint(endpoint);
+    if (!ep) {
+        err << "synergy-tokend: bad endpoint '" << endpoint
+            << "': expected http://HOST:PORT or unix:/path\n";
+        return exit_usage;
+    }
+    const client_reply r = get(*ep, "/status", "application/json");
+    if (!r.failure.empty()) {
+        err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
+        return exit_unreachable;
+    }
+    if (r.status != 200) {
+        err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
+        return exit_error_reply;
+    }
+    error_code ec;
+    const auto v = json::parse(r.body, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("data")) {
+        err << "synergy-tokend: the daemon's /status reply is not JSON\n";
+        return exit_error_reply;
+    }
+    out << format_status_table(v.at("data"), std::chrono::system_clock::now());
+    return exit_ok;
+}
+
+} // namespace synergy_tokend

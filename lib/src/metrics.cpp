@@ -1,0 +1,209 @@
+#include "synergy_tokend/metrics.hpp"
+
+#include <cstdio>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "synergy_tokend/token_store.hpp"
+#include "synergy_tokend/upstream_client.hpp"
+
+namespace synergy_tokend {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value time_or_null(const std::optional<wall_clock::time_point>& t) {
+    if (!t)
+        return nullptr;
+    return json::string(format_rfc3339(*t));
+}
+
+double epoch_seconds(wall_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// A label value: backslash, double quote and newline escaped.
+std::string label(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"')
+            out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string number(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+} // namespace
+
+void latency_histogram::observe(std::chrono::microseconds d) {
+    const double s = std::chrono::duration<double>(d).count();
+    for (std::size_t i = 0; i < bounds_s.size(); ++i) {
+        if (s <= bounds_s[i]) {
+            ++bucket_counts[i];
+            break;
+        }
+    }
+    ++count;
+    sum_s += s;
+}
+
+std::string render_status_json(const status_snapshot& s) {
+    json::object data;
+    data["version"] = s.version;
+    data["startTime"] = format_rfc3339(s.started_at);
+    data["uptime"] = std::chrono::floor<std::chrono::seconds>(s.now - s.started_at).count();
+
+    json::object up;
+    up["baseUrl"] = s.upstream_base_url;
+    {
+        up["openConnections"] = s.upstream.open_connections;
+        up["idleConnections"] = s.upstream.idle_connections;
+        up["requests"] = s.upstream.requests;
+        up["errors"] = s.upstream.errors;
+        up["tlsHandshakes"] = s.upstream.tls_handshakes;
+        up["lastLatencyMs"] =
+            std::chrono::duration<double, std::milli>(s.upstream.last_latency).count();
+    }
+    data["upstream"] = std::move(up);
+
+    json::array profiles;
+    for (const auto& p : s.profiles) {
+        json::object o;
+        o["name"] = p.cfg.name;
+        o["product"] = p.cfg.product;
+        o["customerId"] = p.cfg.customer_id;
+        o["default"] = p.is_default;
+        o["state"] = to_string(p.state);
+        o["expiresAt"] = time_or_null(p.expires_at);
+        o["refreshAt"] = time_or_null(p.refresh_at);
+        o["lastRefreshAt"] = time_or_null(p.last_refresh_at);
+        o["lastError"] = p.last_error.empty() ? json::value(nullptr) : json::value(p.last_error);
+        o["consecutiveFailures"] = p.consecutive_failures;
+        o["refreshCount"] = p.refresh_count;
+        profiles.emplace_back(std::move(o));
+    }
+    data["profiles"] = std::move(profiles);
+    data["onDemandEntries"] = s.on_demand_entries;
+    json::array listeners;
+    for (const auto& l : s.listeners)
+        listeners.emplace_back(l);
+    data["listeners"] = std::move(listeners);
+    data["openConnections"] = s.open_connections;
+    return json::serialize(data);
+}
+
+std::string render_metrics(const status_snapshot& s) {
+    std::string out;
+    out.reserve(4096);
+
+    header(out, "synergy_tokend_build_info", "gauge", "Version of the running daemon.");
+    out += "synergy_tokend_build_info{version=\"" + label(s.version) + "\"} 1\n";
+    header(out, "process_start_time_seconds", "gauge", "Start time since the Unix epoch.");
+    out += "process_start_time_seconds " + number(epoch_seconds(s.started_at)) + "\n";
+
+    header(out, "synergy_tokend_token_expiry_timestamp_seconds", "gauge",
+           "Expiry of each profile's current token (0: none).");
+    for (const auto& p : s.profiles)
+        out += "synergy_tokend_token_expiry_timestamp_seconds{profile=\"" + label(p.cfg.name) +
+               "\"} " + number(p.expires_at ? epoch_seconds(*p.expires_at) : 0) + "\n";
+
+    header(out, "synergy_tokend_token_state", "gauge", "1 for each profile's current state.");
+    static const token_state states[] = {token_state::pending,    token_state::fresh,
+                                         token_state::refreshing, token_state::stale,
+                                         token_state::expired,    token_state::failed};
+    for (const auto& p : s.profiles)
+        for (token_state st : states)
+            out += "synergy_tokend_token_state{profile=\"" + label(p.cfg.name) + "\",state=\"" +
+                   to_string(st) + "\"} " + (p.state == st ? "1" : "0") + "\n";
+
+    header(out, "synergy_tokend_token_refreshes_total", "counter",
+           "Upstream token requests of each profile, by outcome.");
+    for (const auto& p : s.profiles) {
+        const std::string l = "{profile=\"" + label(p.cfg.name) + "\",outcome=\"";
+        out += "synergy_tokend_token_refreshes_total" + l + "ok\"} " +
+               std::to_string(p.refresh_count) + "\n";
+        out += "synergy_tokend_token_refreshes_total" + l + "failed\"} " +
+               std::to_string(p.failures_total) + "\n";
+        out += "synergy_tokend_token_refreshes_total" + l + "rejected\"} " +
+               std::to_string(p.rejections_total) + "\n";
+    }
+
+    header(out, "synergy_tokend_on_demand_entries", "gauge", "Tokens in the on-demand cache.");
+    out += "synergy_tokend_on_demand_entries " + std::to_string(s.on_demand_entries) + "\n";
+
+    {
+        header(out, "synergy_tokend_upstream_request_duration_seconds", "histogram",
+               "Duration of upstream requests (token and /info), failures included.");
+        std::uint64_t cumulative = 0;
+        const auto& h = s.upstream_latency;
+        for (std::size_t i = 0; i < h.bounds_s.size(); ++i) {
+            cumulative += h.bucket_counts[i];
+            out += "synergy_tokend_upstream_request_duration_seconds_bucket{le=\"" +
+                   number(h.bounds_s[i]) + "\"} " + std::to_string(cumulative) + "\n";
+        }
+        out += "synergy_tokend_upstream_request_duration_seconds_bucket{le=\"+Inf\"} " +
+               std::to_string(h.count) + "\n";
+        out += "synergy_tokend_upstream_request_duration_seconds_sum " + number(h.sum_s) + "\n";
+        out += "synergy_tokend_upstream_request_duration_seconds_count " + std::to_string(h.count) +
+               "\n";
+    }
+    {
+        header(out, "synergy_tokend_upstream_errors_total", "counter",
+               "Upstream requests that got no HTTP reply (network, TLS, timeout).");
+        out += "synergy_tokend_upstream_errors_total " + std::to_string(s.upstream.errors) + "\n";
+        header(out, "synergy_tokend_upstream_connections", "gauge",
+               "Upstream connections open, by state.");
+        out += "synergy_tokend_upstream_connections{state=\"idle\"} " +
+               std::to_string(s.upstream.idle_connections) + "\n";
+        out += "synergy_tokend_upstream_connections{state=\"busy\"} " +
+               std::to_string(s.upstream.open_connections - s.upstream.idle_connections) + "\n";
+        header(out, "synergy_tokend_upstream_tls_handshakes_total", "counter",
+               "TLS handshakes with upstream.");
+        out += "synergy_tokend_upstream_tls_handshakes_total " +
+               std::to_string(s.upstream.tls_handshakes) + "\n";
+    }
+
+    if (s.requests != nullptr) {
+        header(out, "synergy_tokend_http_requests_total", "counter",
+               "Local API requests by route and status code.");
+        for (const auto& [key, n] : s.requests->by_route_code)
+            out += "synergy_tokend_http_requests_total{route=\"" + label(key.first) + "\",code=\"" +
+                   std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+        header(out, "synergy_tokend_proxy_requests_total", "counter",
+               "/v1/info requests by outcome.");
+        for (const auto& [outcome, n] : s.requests->proxy_outcomes)
+            out += "synergy_tokend_proxy_requests_total{outcome=\"" + label(outcome) + "\"} " +
+                   std::to_string(n) + "\n";
+    }
+
+    header(out, "synergy_tokend_open_connections", "gauge", "Local client connections open.");
+    out += "synergy_tokend_open_connections " + std::to_string(s.open_connections) + "\n";
+    return out;
+}
+
+} // namespace synergy_tokend
