@@ -1,0 +1,536 @@
+#include "mock_api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include <boost/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace synergy_auth_mock {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using std::chrono::system_clock;
+
+constexpr std::string_view token_path = "/v1/products/token";
+constexpr std::string_view info_prefix = "/v1/info/";
+constexpr std::string_view scopes_authorized_path = "/v1/info/scopes/authorized";
+constexpr std::string_view scopes_available_path = "/v1/info/scopes/available";
+constexpr std::string_view access_authorized_path = "/v1/info/access/authorized";
+constexpr std::string_view access_available_path = "/v1/info/access/available";
+
+// The AccessListResponse example of token-information-examples.txt, compact.
+constexpr std::string_view access_list_data =
+    R"({"organizations":[{"sport":"basketball","organizationId":"b1a23",)"
+    R"("nameLocal":"National Basketball League","nameLatin":"National Basketball League"}],)"
+    R"("organizationGroups":[{"sport":"basketball","orgGroup":"aubb"}]})";
+
+// ---- encoding helpers ----
+
+std::string base64url(std::string_view bytes) {
+    static constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    auto byte = [&](std::size_t i) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+    };
+    std::string out;
+    out.reserve((bytes.size() * 4 + 2) / 3);
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+        const std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+        for (int shift : {18, 12, 6, 0})
+            out += alphabet[(n >> shift) & 63];
+    }
+    if (const std::size_t rest = bytes.size() - i; rest > 0) {
+        const std::uint32_t n = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        if (rest == 2)
+            out += alphabet[(n >> 6) & 63];
+    }
+    return out;
+}
+
+// The first 8 hex digits of SHA-256(text): a stable, non-secret stand-in for a user id.
+std::string short_hash(std::string_view text) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("EVP_Digest(SHA-256) failed");
+    std::string hex;
+    for (unsigned i = 0; i < 4; ++i) {
+        static constexpr std::string_view digits = "0123456789abcdef";
+        hex += digits[digest[i] >> 4];
+        hex += digits[digest[i] & 15];
+    }
+    return hex;
+}
+
+std::string random_bytes(std::size_t n) {
+    std::string bytes(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("RAND_bytes failed");
+    return bytes;
+}
+
+std::int64_t unix_seconds(system_clock::time_point t) {
+    return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+// "2026-11-23 08:43:41.227584": UTC, space, no zone, microseconds, as upstream writes it.
+std::string meta_time(system_clock::time_point now) {
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - seconds);
+    const std::time_t t = system_clock::to_time_t(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(micros.count()));
+    return text;
+}
+
+// Written by hand rather than by Boost.JSON, which would print generationTime as 1E-3.
+std::string meta(unsigned code) {
+    return R"({"code":)" + std::to_string(code) +
+           R"(,"codeVersion":"mock","generationTime":0.001,"time":")" +
+           meta_time(system_clock::now()) + R"(","version":1})";
+}
+
+std::string data_envelope(std::string_view data_json, unsigned code) {
+    return R"({"data":)" + std::string(data_json) + R"(,"meta":)" + meta(code) + "}";
+}
+
+std::string error_envelope(unsigned code, std::string_view message, std::string_view reason) {
+    const json::object error{
+        {"code", code},
+        {"message", message},
+        {"errors",
+         json::array{json::object{{"code", code}, {"message", message}, {"reason", reason}}}},
+    };
+    return R"({"error":)" + json::serialize(error) + R"(,"meta":)" + meta(code) + "}";
+}
+
+response make_response(unsigned status, std::string body,
+                       std::string_view content_type = "application/json") {
+    response res;
+    res.result(status);
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
+
+response error_response(unsigned status, std::string_view message, std::string_view reason) {
+    return make_response(status, error_envelope(status, message, reason));
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+    const auto question = target.find('?');
+    if (question == std::string_view::npos)
+        return {target, {}};
+    return {target.substr(0, question), target.substr(question + 1)};
+}
+
+endpoint classify(std::string_view path) {
+    if (path == token_path)
+        return endpoint::token;
+    if (path.starts_with(info_prefix))
+        return endpoint::info;
+    return endpoint::other;
+}
+
+bool fault_matches(const fault& f, endpoint kind) {
+    switch (f.endpoint) {
+    case fault_endpoint::token:
+        return kind == endpoint::token;
+    case fault_endpoint::info:
+        return kind == endpoint::info;
+    case fault_endpoint::any:
+        return true;
+    }
+    return false;
+}
+
+std::optional<fault> take_fault(mock_state& state, endpoint kind) {
+    const auto it = std::find_if(state.faults.begin(), state.faults.end(),
+                                 [kind](const fault& f) { return fault_matches(f, kind); });
+    if (it == state.faults.end())
+        return std::nullopt;
+    fault taken = *it;
+    if (it->remaining > 0 && --it->remaining == 0)
+        state.faults.erase(it);
+    return taken;
+}
+
+// ---- POST /v1/products/token ----
+
+struct token_call {
+    std::string identity;
+    std::string product;
+    std::string customer_id;
+    std::optional<std::vector<std::string>> scopes;
+};
+
+struct rejection {
+    unsigned status;
+    std::string message;
+    std::string_view reason;
+};
+
+rejection invalid(std::string message) {
+    return {422, std::move(message), "INVALID_DATA"};
+}
+
+// The request body against the OpenAPI schema (additionalProperties false), strictly.
+std::variant<token_call, rejection> parse_token_call(std::string_view body) {
+    json::error_code ec;
+    const json::value parsed = json::parse(body, ec);
+    if (ec)
+        return rejection{400, "request body is not valid JSON", "INVALID_DATA"};
+    const json::object* object = parsed.if_object();
+    if (object == nullptr)
+        return invalid("request body must be a JSON object");
+    for (const auto& [key, value] : *object) {
+        if (key != "userIdentityToken" && key != "product" && key != "customerId" &&
+            key != "scopes")
+            return invalid("unknown field: " + std::string(key));
+    }
+
+    token_call call;
+    for (auto [name, target] :
+         {std::pair{"userIdentityToken", &call.identity}, std::pair{"product", &call.product},
+          std::pair{"customerId", &call.customer_id}}) {
+        const json::value* value = object->if_contains(name);
+        if (value == nullptr)
+            return invalid(std::string(name) + " is required");
+        if (!value->is_string())
+            return invalid(std::string(name) + " must be a string");
+        *target = value->get_string();
+    }
+    if (call.identity.empty())
+        return invalid("userIdentityToken must not be empty");
+
+    if (const json::value* scopes = object->if_contains("scopes")) {
+        if (!scopes->is_array())
+            return invalid("scopes must be an array of strings");
+        call.scopes.emplace();
+        std::set<std::string_view> seen;
+        for (std::size_t i = 0; i < scopes->get_array().size(); ++i) {
+            const json::value& scope = scopes->get_array()[i];
+            if (!scope.is_string())
+                return invalid("scopes[" + std::to_string(i) + "] must be a string");
+            if (!seen.insert(scope.get_string()).second)
+                return invalid("scopes must be unique: \"" + std::string(scope.get_string()) +
+                               "\" appears twice");
+            call.scopes->emplace_back(scope.get_string());
+        }
+    }
+    return call;
+}
+
+std::optional<rejection> check_call(const settings& config, const token_call& call) {
+    if (config.valid_identity_tokens &&
+        std::find(config.valid_identity_tokens->begin(), config.valid_identity_tokens->end(),
+                  call.identity) == config.valid_identity_tokens->end())
+        return rejection{401, "userIdentityToken is not valid", "NOT_AUTHORISED"};
+    if (call.product.starts_with("invalid"))
+        return invalid("product not available: " + call.product);
+    return std::nullopt;
+}
+
+std::string issue_token(mock_state& state, const token_call& call) {
+    const std::int64_t iat = unix_seconds(system_clock::now());
+    const std::int64_t exp = iat + state.config.lifetime.count();
+
+    json::object payload{
+        {"iss", "synergy-auth-mock"},
+        {"sub", short_hash(call.identity)},
+        {"product", call.product},
+        {"customerId", call.customer_id},
+    };
+    if (call.scopes)
+        payload["scopes"] = json::value_from(*call.scopes);
+    payload["iat"] = iat;
+    if (state.config.jwt_exp)
+        payload["exp"] = exp;
+    payload["jti"] = ++state.last_jti;
+
+    std::string token = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                        base64url(json::serialize(payload)) + "." + base64url(random_bytes(32));
+    state.tokens[token] = issued_token{exp, call.product, call.scopes, false};
+    return token;
+}
+
+// `issued` is set when the reply carries a new token.
+response token_reply(mock_state& state, const request& req, bool& issued) {
+    auto parsed = parse_token_call(req.body());
+    if (auto* rejected = std::get_if<rejection>(&parsed))
+        return error_response(rejected->status, rejected->message, rejected->reason);
+    const token_call& call = std::get<token_call>(parsed);
+    if (auto rejected = check_call(state.config, call))
+        return error_response(rejected->status, rejected->message, rejected->reason);
+
+    json::object data{{"token", issue_token(state, call)}};
+    issued = true;
+    if (state.config.token_type)
+        data["tokenType"] = *state.config.token_type;
+    const std::int64_t lifetime = state.config.lifetime.count();
+    switch (state.config.expires_in) {
+    case expires_in_form::number:
+        data["expiresIn"] = lifetime;
+        break;
+    case expires_in_form::string:
+        data["expiresIn"] = std::to_string(lifetime);
+        break;
+    case expires_in_form::absent:
+        break;
+    case expires_in_form::raw:
+        data["expiresIn"] = state.config.expires_in_raw;
+        break;
+    }
+    return make_response(200, data_envelope(json::serialize(data), 200));
+}
+
+// ---- GET /v1/info/... ----
+
+// The token of "Authorization: Bearer <token>" (scheme case-insensitive), or "" if none.
+std::string_view bearer_token(const request& req) {
+    const std::string_view value = req[http::field::authorization];
+    constexpr std::string_view scheme = "bearer ";
+    if (value.size() <= scheme.size() ||
+        !std::equal(scheme.begin(), scheme.end(), value.begin(), [](char a, char b) {
+            return a == std::tolower(static_cast<unsigned char>(b));
+        }))
+        return {};
+    std::string_view token = value.substr(scheme.size());
+    while (!token.empty() && token.front() == ' ')
+        token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ')
+        token.remove_suffix(1);
+    return token;
+}
+
+response info_reply(mock_state& state, std::string_view path, const request& req) {
+    const std::string_view bearer = bearer_token(req);
+    if (bearer.empty())
+        return error_response(401, "missing bearer token", "NOT_AUTHORISED");
+    const auto found = state.tokens.find(std::string(bearer));
+    if (found == state.tokens.end())
+        return error_response(401, "token not issued by this server", "NOT_AUTHORISED");
+    const issued_token& token = found->second;
+    if (token.revoked)
+        return error_response(401, "token revoked", "NOT_AUTHORISED");
+    if (unix_seconds(system_clock::now()) >= token.expires_at)
+        return error_response(401, "token expired", "NOT_AUTHORISED");
+
+    if (path == scopes_authorized_path) {
+        json::array scopes{"read:organization"};
+        if (token.scopes && !token.scopes->empty())
+            scopes = json::value_from(*token.scopes).as_array();
+        return make_response(200, data_envelope(json::serialize(scopes), 200));
+    }
+    if (path == scopes_available_path)
+        return make_response(200, data_envelope(R"(["read:organization","read:games"])", 200));
+    if (token.product != "datacore")
+        return error_response(403, "only for datacore tokens", "NOT_AUTHORISED");
+    return make_response(200, data_envelope(access_list_data, 200));
+}
+
+// ---- routing ----
+
+response method_not_allowed(http::verb allowed) {
+    response res = error_response(405, "method not allowed", "ERROR");
+    res.set(http::field::allow, http::to_string(allowed));
+    return res;
+}
+
+response normal_reply(mock_state& state, const request& req, bool& issued) {
+    const std::string_view path = split_target(req.target()).first;
+    if (path == token_path) {
+        if (req.method() != http::verb::post)
+            return method_not_allowed(http::verb::post);
+        return token_reply(state, req, issued);
+    }
+    if (path == scopes_authorized_path || path == scopes_available_path ||
+        path == access_authorized_path || path == access_available_path) {
+        if (req.method() != http::verb::get)
+            return method_not_allowed(http::verb::get);
+        return info_reply(state, path, req);
+    }
+    return error_response(404, "no such endpoint: " + std::string(path), "NOT_FOUND");
+}
+
+std::string_view to_string(fault_mode mode) {
+    switch (mode) {
+    case fault_mode::status:
+        return "status";
+    case fault_mode::malformed:
+        return "malformed";
+    case fault_mode::no_token:
+        return "no_token";
+    case fault_mode::drop:
+        return "drop";
+    case fault_mode::truncate:
+        return "truncate";
+    case fault_mode::delay:
+        return "delay";
+    case fault_mode::stall:
+        return "stall";
+    }
+    return "?";
+}
+
+api_outcome fault_outcome(mock_state& state, const fault& f, const request& req, bool& issued) {
+    api_outcome out;
+    out.log_note = "fault=" + std::string(to_string(f.mode));
+    switch (f.mode) {
+    case fault_mode::status:
+        out.res = make_response(f.status,
+                                f.body.value_or(error_envelope(f.status, "mock fault", "ERROR")),
+                                f.content_type.value_or("application/json"));
+        if (f.retry_after)
+            out.res.set(http::field::retry_after, *f.retry_after);
+        break;
+    case fault_mode::malformed:
+        out.res = make_response(200, "<html>not json", "text/html");
+        break;
+    case fault_mode::no_token:
+        out.res =
+            make_response(200, data_envelope(R"({"tokenType":"bearer","expiresIn":3600})", 200));
+        break;
+    case fault_mode::drop:
+        out.action = api_action::drop;
+        break;
+    case fault_mode::stall:
+        out.action = api_action::stall;
+        break;
+    case fault_mode::truncate:
+        out.action = api_action::truncate;
+        out.res = normal_reply(state, req, issued);
+        break;
+    case fault_mode::delay:
+        out.res = normal_reply(state, req, issued);
+        break;
+    }
+    return out;
+}
+
+void finalize(response& res, const request& req, std::uint64_t request_id) {
+    res.version(req.version());
+    res.keep_alive(req.keep_alive());
+    res.set("X-Mock-Request-Id", std::to_string(request_id));
+    res.prepare_payload();
+}
+
+json::value body_field(std::string_view body, std::string_view key) {
+    json::error_code ec;
+    const json::value parsed = json::parse(body, ec);
+    if (ec || !parsed.is_object())
+        return nullptr;
+    const json::value* value = parsed.get_object().if_contains(key);
+    return value ? *value : json::value();
+}
+
+} // namespace
+
+api_ticket begin_api_request(mock_state& state, const request& req) {
+    api_ticket ticket;
+    ticket.request_id = state.next_request_id();
+    const auto [path, query] = split_target(req.target());
+    ticket.kind = classify(path);
+
+    switch (ticket.kind) {
+    case endpoint::token: {
+        ++state.count.token_requests;
+        const auto since_start = std::chrono::steady_clock::now() - state.started;
+        state.token_requests.push_back({
+            ticket.request_id,
+            std::chrono::duration_cast<std::chrono::milliseconds>(since_start),
+            0,
+            body_field(req.body(), "product"),
+            body_field(req.body(), "customerId"),
+        });
+        break;
+    }
+    case endpoint::info: {
+        ++state.count.info_requests;
+        std::optional<std::string> authorization;
+        if (auto it = req.find(http::field::authorization); it != req.end())
+            authorization = std::string(it->value());
+        state.last_info = info_record{ticket.request_id,
+                                      std::string(path),
+                                      std::string(query),
+                                      std::move(authorization),
+                                      0,
+                                      {}};
+        break;
+    }
+    case endpoint::other:
+        break;
+    }
+
+    ticket.applied_fault = take_fault(state, ticket.kind);
+    ticket.delay = state.config.delay;
+    if (ticket.applied_fault && ticket.applied_fault->mode == fault_mode::delay)
+        ticket.delay += ticket.applied_fault->delay;
+    return ticket;
+}
+
+api_outcome finish_api_request(mock_state& state, const api_ticket& ticket, const request& req) {
+    bool issued = false;
+    api_outcome out;
+    if (ticket.applied_fault)
+        out = fault_outcome(state, *ticket.applied_fault, req, issued);
+    else
+        out.res = normal_reply(state, req, issued);
+
+    unsigned status_sent = 0;
+    std::string body_sent;
+    if (out.action == api_action::reply || out.action == api_action::truncate) {
+        finalize(out.res, req, ticket.request_id);
+        body_sent = out.res.body();
+        if (out.action == api_action::reply)
+            status_sent = out.res.result_int();
+        else
+            body_sent.resize(body_sent.size() / 2);
+    }
+
+    if (ticket.kind == endpoint::token) {
+        if (issued && out.action == api_action::reply)
+            ++state.count.token_requests_ok;
+        // Search from the back: the record is recent, and reset() may have dropped it.
+        for (auto it = state.token_requests.rbegin(); it != state.token_requests.rend(); ++it) {
+            if (it->request_id == ticket.request_id) {
+                it->status = status_sent;
+                break;
+            }
+        }
+    }
+    if (ticket.kind == endpoint::info && state.last_info &&
+        state.last_info->request_id == ticket.request_id) {
+        state.last_info->status = status_sent;
+        state.last_info->body = std::move(body_sent);
+    }
+    return out;
+}
+
+response unparsable_request_reply(mock_state& state, unsigned status, const std::string& why) {
+    response res = error_response(status, why, "INVALID_DATA");
+    res.keep_alive(false);
+    res.set("X-Mock-Request-Id", std::to_string(state.next_request_id()));
+    res.prepare_payload();
+    return res;
+}
+
+} // namespace synergy_auth_mock

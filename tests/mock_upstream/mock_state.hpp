@@ -1,0 +1,121 @@
+// Everything the mock Auth API remembers: settings, armed faults, counters, the log of token
+// requests, the tokens it issued and the last /info exchange. Plain data, no I/O; the API and
+// control handlers (mock_api.hpp, control_api.hpp) read and change it. Lives on the one
+// event-loop thread, so there is no locking.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace synergy_auth_mock {
+
+// How data.expiresIn appears in a token reply.
+enum class expires_in_form {
+    number, // a JSON integer: the lifetime in seconds
+    string, // a string holding that integer, e.g. "3600"
+    absent, // no expiresIn key
+    raw,    // settings::expires_in_raw, whatever JSON value it is
+};
+
+struct settings {
+    std::chrono::seconds lifetime{3600}; // JWT exp = iat + lifetime, whatever expires_in says
+    expires_in_form expires_in = expires_in_form::number;
+    boost::json::value expires_in_raw;               // used with expires_in_form::raw
+    bool jwt_exp = true;                             // false: the JWT payload has no exp claim
+    std::optional<std::string> token_type{"bearer"}; // nullopt: no tokenType key
+    // nullopt: any non-empty userIdentityToken is accepted; else only these (401 otherwise).
+    std::optional<std::vector<std::string>> valid_identity_tokens;
+    std::chrono::milliseconds delay{0}; // before every API reply
+};
+
+// Which API requests a fault applies to.
+enum class fault_endpoint {
+    token, // path /v1/products/token
+    info,  // paths under /v1/info/
+    any,
+};
+
+enum class fault_mode {
+    status,    // reply fault::status with fault::body (default: an upstream error envelope)
+    malformed, // 200, Content-Type text/html, body "<html>not json"
+    no_token,  // 200 token envelope without data.token
+    drop,      // close the connection without replying
+    truncate,  // the normal reply's headers, then half its body, then close
+    delay,     // wait fault::delay, then reply normally
+    stall,     // never reply; hold the connection until the client closes it
+};
+
+struct fault {
+    fault_mode mode = fault_mode::status;
+    fault_endpoint endpoint = fault_endpoint::token;
+    int remaining = 1; // requests still to hit; -1 = until cleared
+    unsigned status = 500;
+    std::optional<std::string> retry_after;
+    std::optional<std::string> body;
+    std::optional<std::string> content_type;
+    std::chrono::milliseconds delay{0};
+};
+
+// All about the API port only.
+struct counters {
+    std::uint64_t token_requests = 0;    // requests for /v1/products/token, faulted ones too
+    std::uint64_t token_requests_ok = 0; // of those, replied 200 with a fresh token
+    std::uint64_t info_requests = 0;     // requests for /v1/info/...
+    std::uint64_t connections = 0;       // connections accepted
+    std::uint64_t open_connections = 0;  // a gauge: reset() leaves it alone
+    std::uint64_t tls_handshakes = 0;    // completed server handshakes
+    std::uint64_t max_open_connections = 0;
+};
+
+struct token_request_record {
+    std::uint64_t request_id = 0;
+    std::chrono::milliseconds received{0}; // since the mock started (steady clock)
+    unsigned status = 0;                   // 0 until replied; stays 0 for drop, stall, truncate
+    boost::json::value product;            // as the body had it; null if absent or unparsable
+    boost::json::value customer_id;
+};
+
+struct issued_token {
+    std::int64_t expires_at = 0; // unix seconds: the JWT exp, even when the JWT has none
+    std::string product;
+    std::optional<std::vector<std::string>> scopes;
+    bool revoked = false;
+};
+
+struct info_record {
+    std::uint64_t request_id = 0;
+    std::string path;
+    std::string query; // without the '?'
+    std::optional<std::string> authorization;
+    unsigned status = 0;
+    std::string body; // exactly the bytes sent ("" for drop and stall, half for truncate)
+};
+
+struct mock_state {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    settings config;
+    std::deque<fault> faults; // a request takes the first one whose endpoint matches
+    counters count;
+    std::vector<token_request_record> token_requests;
+    std::unordered_map<std::string, issued_token> tokens; // by token
+    std::optional<info_record> last_info;
+    std::uint64_t last_request_id = 0; // X-Mock-Request-Id of the latest API request
+    std::uint64_t last_jti = 0;
+
+    std::uint64_t next_request_id() { return ++last_request_id; }
+
+    // Counters (except the open-connections gauge), settings, faults, the request log, issued
+    // tokens, last-info and request ids back to their state at start. JWT ids keep counting, so
+    // that a token's payload is never issued twice.
+    void reset();
+};
+
+} // namespace synergy_auth_mock
