@@ -48,8 +48,9 @@ asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, 
                             client_reply* out) {
     beast::basic_stream<Protocol> stream(co_await asio::this_coro::executor);
     stream.expires_after(client_timeout);
-    if (auto [ec] = co_await stream.async_connect(ep, use_nothrow); ec) {
-        out->failure = "cannot connect: " + ec.message();
+    auto [cec] = co_await stream.async_connect(ep, use_nothrow);
+    if (cec) {
+        out->failure = "cannot connect: " + cec.message();
         co_return;
     }
     http::request<http::string_body> req{http::verb::get, target, 11};
@@ -58,14 +59,16 @@ asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, 
     req.set(http::field::user_agent, "synergy-tokend-cli/" SYNERGY_TOKEND_VERSION);
     req.set("X-Tokend-Request", "1");
     req.keep_alive(false);
-    if (auto [ec, n] = co_await http::async_write(stream, req, use_nothrow); ec) {
-        out->failure = "cannot send the request: " + ec.message();
+    auto [wec, written] = co_await http::async_write(stream, req, use_nothrow);
+    if (wec) {
+        out->failure = "cannot send the request: " + wec.message();
         co_return;
     }
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    if (auto [ec, n] = co_await http::async_read(stream, buffer, res, use_nothrow); ec) {
-        out->failure = "no reply: " + ec.message();
+    auto [rec, read] = co_await http::async_read(stream, buffer, res, use_nothrow);
+    if (rec) {
+        out->failure = "no reply: " + rec.message();
         co_return;
     }
     out->status = res.result_int();

@@ -372,8 +372,12 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         http::response_parser<http::string_body> parser;
         parser.body_limit(max_upstream_body);
         conn->lowest().expires_at(deadline);
-        error_code ec = conn->tls ? co_await exchange(*conn->tls, conn->buffer, req, parser)
-                                  : co_await exchange(conn->tcp, conn->buffer, req, parser);
+        // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
+        error_code ec;
+        if (conn->tls)
+            ec = co_await exchange(*conn->tls, conn->buffer, req, parser);
+        else
+            ec = co_await exchange(conn->tcp, conn->buffer, req, parser);
         if (!ec) {
             result.response = parser.release();
             const bool reusable = result.response.keep_alive();

@@ -528,7 +528,11 @@ BOOST_AUTO_TEST_CASE(sample_config_parses_cleanly) {
     const auto result = st::load_config_file(path);
     BOOST_TEST_REQUIRE(result.ok(), joined(result.errors));
     // The sample shows every default, so it must mean exactly what "{}" means, plus "stats".
-    check_defaults_except_tokens(result.value);
+    // ... except the identity file: relative, so the systemd credential is found first.
+    BOOST_TEST(result.value.identity.token_file == "identity-token");
+    auto as_default = result.value;
+    as_default.identity.token_file = "/etc/synergy-tokend/identity-token";
+    check_defaults_except_tokens(as_default);
     check_stats_profile(result.value);
 }
 
