@@ -13,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/state_file.hpp"
 #include "synergy_tokend/token_reply.hpp"
 #include "synergy_tokend/upstream_client.hpp"
 
@@ -139,6 +140,8 @@ void token_store::start(std::function<void()> first_round_done) {
     started_ = true;
     first_round_done_ = std::move(first_round_done);
     first_fetches_pending_ = entries_.size();
+    if (cfg_.state.persist)
+        restore_persisted();
     if (first_fetches_pending_ == 0 && first_round_done_)
         first_round_done_();
     for (auto& [name, e] : entries_)
@@ -162,6 +165,64 @@ void token_store::stop() {
         e->done.cancel();
     }
     sweep_timer_->cancel();
+}
+
+void token_store::restore_persisted() {
+    std::vector<persisted_token> saved;
+    if (auto problem = read_state_file(cfg_.state.dir, saved); !problem.empty()) {
+        log::warn("token_store", "ignoring the state file: " + problem);
+        return;
+    }
+    const identity_read id = identity_.get();
+    if (!id.ok() || saved.empty())
+        return;
+    const std::string identity_hash = sha256_hex(id.token);
+    const auto now = wall_clock::now();
+    for (const auto& p : saved) {
+        auto it = entries_.find(p.profile);
+        if (it == entries_.end())
+            continue;
+        entry& e = *it->second;
+        if (p.identity_sha256 != identity_hash || p.product != e.cfg.product ||
+            p.customer_id != e.cfg.customer_id || !same_scopes(p.scopes, e.cfg.scopes))
+            continue;
+        token_value v{p.token, p.token_type, p.issued_at, p.issued_at + p.lifetime};
+        if (v.expires_at - now <= cfg_.refresh.min_serve_remaining)
+            continue;
+        e.current = std::move(v);
+        e.last_outcome = fetch_outcome::ok;
+        e.last_refresh_at = p.issued_at;
+        log::info("token_store",
+                  "profile " + e.cfg.name + ": using the saved token, valid for " +
+                      std::to_string(whole_seconds_until(e.current->expires_at, now)) +
+                      " s more; no upstream call");
+    }
+}
+
+void token_store::persist() {
+    const identity_read id = identity_.get();
+    if (!id.ok())
+        return;
+    const std::string identity_hash = sha256_hex(id.token);
+    std::vector<persisted_token> tokens;
+    for (const auto& [name, e] : entries_) {
+        if (!e->current)
+            continue;
+        persisted_token p;
+        p.profile = name;
+        p.product = e->cfg.product;
+        p.customer_id = e->cfg.customer_id;
+        p.scopes = e->cfg.scopes;
+        p.identity_sha256 = identity_hash;
+        p.token = e->current->token;
+        p.token_type = e->current->token_type;
+        p.issued_at = e->current->issued_at;
+        p.lifetime =
+            std::chrono::duration_cast<seconds>(e->current->expires_at - e->current->issued_at);
+        tokens.push_back(std::move(p));
+    }
+    if (auto problem = write_state_file(cfg_.state.dir, tokens); !problem.empty())
+        log::warn("token_store", "cannot save tokens: " + problem);
 }
 
 void token_store::reload(const config& cfg) {
@@ -233,6 +294,18 @@ asio::awaitable<void> token_store::fetch_in_background(token_store* self, entry_
 
 asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
     unsigned attempt = 0;
+    if (e->current) {
+        // Restored from the state file: no fetch now, refresh on the token's own schedule.
+        const auto lifetime =
+            std::chrono::duration_cast<seconds>(e->current->expires_at - e->current->issued_at);
+        const auto due = e->current->issued_at +
+                         refresh_delay(lifetime, self->cfg_.refresh, self->draw(-1.0, 1.0));
+        const auto delay = std::max(
+            milliseconds(0), std::chrono::duration_cast<milliseconds>(due - wall_clock::now()));
+        e->next_attempt_at = wall_clock::now() + delay;
+        self->note_first_fetch_done(*e);
+        co_await self->sleep(e, delay);
+    }
     while (!e->stopped) {
         const attempt_result r = co_await self->fetch(e);
         if (e->stopped)
@@ -380,6 +453,8 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
     note_first_fetch_done(*e);
     if (!e->on_demand && on_fetch_end_)
         on_fetch_end_();
+    if (r.ok && !e->on_demand && cfg_.state.persist)
+        persist();
     co_return r;
 }
 

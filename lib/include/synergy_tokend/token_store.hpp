@@ -19,7 +19,10 @@
 //   (wall-clock) time left, judged at every request; timers use the monotonic clock;
 // - an on-demand token is only ever served to requests with the identity token it was fetched
 //   with (the key holds the identity token's SHA-256);
-// - state changes and failures are logged once per change, never a token or identity token.
+// - state changes and failures are logged once per change, never a token or identity token;
+// - with state.persist, profile tokens are saved after every refresh and, at start, a saved
+//   token that is still servable (same identity token, product, customer, scopes) is used
+//   without an upstream call and refreshed on its schedule.
 //
 // All member functions must be called on the executor given at construction.
 #pragma once
@@ -179,6 +182,8 @@ private:
     bool servable(const entry& e, wall_clock::time_point now) const;
     profile_view view(const entry& e, wall_clock::time_point now) const;
     void note_first_fetch_done(entry& e);
+    void restore_persisted();
+    void persist();
     double draw(double lo, double hi);
 
     boost::asio::any_io_executor ex_;
