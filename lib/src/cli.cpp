@@ -46,6 +46,10 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
         } else if (arg == "--endpoint") {
             if (!take_value("--endpoint"))
                 return cmd;
+            if (value.empty()) {
+                cmd.error = "--endpoint needs a value (http://HOST:PORT or unix:/path)";
+                return cmd;
+            }
             cmd.endpoint = value;
             saw_endpoint = true;
         } else if (arg.starts_with("-") && arg != "-") {

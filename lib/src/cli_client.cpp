@@ -1,5 +1,6 @@
 #include "synergy_tokend/cli_client.hpp"
 
+#include <charconv>
 #include <cstdlib>
 #include <ostream>
 #include <sstream>
@@ -183,8 +184,10 @@ std::optional<client_endpoint> parse_client_endpoint(std::string_view text) {
         host = authority.substr(0, colon);
         port = authority.substr(colon + 1);
     }
-    if (host.empty() || port.empty() ||
-        port.find_first_not_of("0123456789") != std::string_view::npos)
+    unsigned port_number = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+    if (host.empty() || ec != std::errc() || end != port.data() + port.size() || port_number == 0 ||
+        port_number > 65535)
         return std::nullopt;
     ep.host = std::string(host);
     ep.port = std::string(port);

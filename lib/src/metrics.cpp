@@ -1,6 +1,6 @@
 #include "synergy_tokend/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -40,10 +40,11 @@ std::string label(std::string_view v) {
     return out;
 }
 
+// The shortest text that reads back as `v`: le="0.1", not le="0.10000000000000001".
 std::string number(double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 void header(std::string& out, const char* name, const char* type, const char* help) {

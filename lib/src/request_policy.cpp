@@ -11,12 +11,14 @@ bool host_allowed(std::string_view host) {
         if (close == std::string_view::npos)
             return false;
         name = host.substr(0, close + 1);
-        const std::string_view rest = host.substr(close + 1);
-        if (!rest.empty() && rest.front() != ':')
-            return false;
     } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
         name = host.substr(0, colon);
     }
+    // What follows the name may only be ":" and a port number.
+    const std::string_view rest = host.substr(name.size());
+    if (!rest.empty() && (rest.front() != ':' || rest.size() > 6 ||
+                          rest.substr(1).find_first_not_of("0123456789") != std::string_view::npos))
+        return false;
     auto iequals = [](std::string_view a, std::string_view b) {
         if (a.size() != b.size())
             return false;

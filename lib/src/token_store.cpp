@@ -246,6 +246,7 @@ void token_store::reload(const config& cfg) {
         e->stopped = true;
         e->wake.cancel();
         e->done.cancel();
+        note_first_fetch_done(*e); // a dropped profile must not hold READY=1 back
     }
     entries_ = std::move(next);
     cfg_ = cfg;
@@ -268,7 +269,8 @@ bool token_store::servable(const entry& e, wall_clock::time_point now) const {
 bool token_store::start_fetch(entry_ptr e, bool force) {
     if (e->stopped)
         return false;
-    if (e->in_flight)
+    // A woken driver counts as in flight: it has not resumed yet, but it will fetch.
+    if (e->in_flight || e->kicked)
         return true;
     if (e->on_demand) {
         e->in_flight = true; // claimed now: the coroutine starts later, and only one may
@@ -538,8 +540,8 @@ token_store::get_replacing(std::string name, std::string rejected_token, unsigne
     const bool young = still_current && now - e->current->issued_at < std::chrono::minutes(1);
     if (!still_current || (upstream_status == 403 && young))
         co_return co_await wait_for_token(e, false);
-    if (e->in_flight)
-        co_return co_await wait_for_token(e, false);
+    // A refresh already in flight may be about to bring the replacement; the forced wait
+    // below joins it rather than starting another, and never hands back the refused token.
     log::info("token_store", "profile " + e->cfg.name +
                                  ": upstream refused the current token (HTTP " +
                                  std::to_string(upstream_status) + "); fetching a new one");

@@ -389,8 +389,11 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         }
         const bool nothing_received = !parser.got_some();
         release(std::move(conn), false);
-        if (was_reused && nothing_received && connection_level_failure(ec))
-            continue; // a kept-alive connection upstream had already closed: try a fresh one
+        // A kept-alive connection upstream had already closed: try a fresh one, for requests that
+        // are safe to repeat (a token POST may have reached upstream; its own retry logic runs).
+        if (was_reused && nothing_received && connection_level_failure(ec) &&
+            request.method == http::verb::get)
+            continue;
         if (ec == beast::error::timeout) {
             result.ec = upstream_errc::timeout;
             result.detail = "no complete reply within upstream.request_timeout_ms";

@@ -64,7 +64,10 @@ BOOST_AUTO_TEST_CASE(serves_a_valid_token_continuously_across_refreshes) {
     // ... and about one upstream call per lifetime, not one per client request. JWT exp has
     // whole-second precision, so a 2 s token can look 1 s long: allow two calls per lifetime.
     BOOST_CHECK_LE(upstream_calls, 24);
-    BOOST_CHECK_EQUAL(mock.counter("token_requests"), static_cast<std::int64_t>(distinct.size()));
+    // Every upstream call's token was served (one more may have landed after the last poll).
+    const auto seen = static_cast<std::int64_t>(distinct.size());
+    BOOST_CHECK_GE(upstream_calls, seen);
+    BOOST_CHECK_LE(upstream_calls, seen + 1);
     BOOST_CHECK(daemon.log().find("error") == std::string::npos);
 }
 

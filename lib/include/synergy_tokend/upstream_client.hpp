@@ -4,8 +4,8 @@
 //   TLS >= 1.2. A failed handshake reports OpenSSL's reason ("certificate verify failed: ...").
 // - Pool: at most `max_connections` connections open at once; a request beyond that waits for a
 //   free one (within request_timeout). Kept-alive connections are reused and closed after
-//   `idle_timeout` unused. A reused connection that turns out closed before any reply byte was
-//   read is retried once on a fresh connection (the request never reached upstream's handler).
+//   `idle_timeout` unused. A GET on a reused connection that turns out closed before any reply
+//   byte was read is retried once on a fresh connection.
 // - Timeouts: connect_timeout for resolve + connect + handshake, request_timeout for the queue
 //   wait and for write + read of the exchange.
 //

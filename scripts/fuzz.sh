@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for
+# FUZZ_SECONDS (default 60) from its corpus in fuzz/corpus/, printing executions and coverage.
+# Exits non-zero when a target finds a crash (the reproducer is left in build/fuzz/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh clang-14 libclang-rt-14-dev
+
+seconds=${FUZZ_SECONDS:-60}
+out=build/fuzz
+mkdir -p "$out"
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -Ilib/include)
+common=(lib/src/config.cpp lib/src/token_reply.cpp lib/src/router.cpp lib/src/request_policy.cpp
+        lib/src/token_request.cpp lib/src/clock.cpp)
+
+status=0
+for target in config token_reply request; do
+    clang++-14 "${flags[@]}" "fuzz/${target}_fuzz.cpp" "${common[@]}" -lboost_json -lcrypto \
+        -o "$out/${target}_fuzz"
+    work="$out/corpus-$target"
+    rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$target"/* "$work"/
+    echo "== fuzzing $target for ${seconds}s"
+    if (cd "$out" && "./${target}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
+            -max_len=8192 "corpus-$target" >"$target.log" 2>&1); then
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$target.log")
+        speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$target.log")
+        cov=$(grep -o 'cov: [0-9]*' "$out/$target.log" | tail -1)
+        echo "$target: ok, ${runs:-?} executions (${speed:-?}/s), ${cov:-cov: ?}, corpus $(ls "$work" | wc -l) inputs"
+    else
+        echo "$target: FAILED"; tail -40 "$out/$target.log"; status=1
+    fi
+done
+exit $status
