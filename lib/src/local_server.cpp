@@ -132,18 +132,25 @@ void log_session_exception(std::exception_ptr e) {
 
 template <class Protocol>
 asio::awaitable<void> accept_loop(local_server* server, typename Protocol::acceptor* acceptor) {
+    bool failing = false; // logged once per run of failures, not once per retry
     for (;;) {
         auto [ec, socket] = co_await acceptor->async_accept(use_nothrow);
         if (ec == asio::error::operation_aborted || !acceptor->is_open() || server->stopping())
             co_return;
         if (ec) {
             // Out of file descriptors and the like: say so, pause, keep serving.
-            log::warn("local_server", "accept failed: " + ec.message());
+            if (!failing)
+                log::warn("local_server", "accept failed: " + ec.message() +
+                                              "; new connections wait until it clears");
+            failing = true;
             asio::steady_timer pause(co_await asio::this_coro::executor,
                                      std::chrono::milliseconds(100));
             co_await pause.async_wait(use_nothrow);
             continue;
         }
+        if (failing)
+            log::info("local_server", "accepting connections again");
+        failing = false;
         if (server->at_capacity()) {
             error_code ignored;
             socket.close(ignored);

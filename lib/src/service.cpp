@@ -1,8 +1,10 @@
 #include "synergy_tokend/service.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <exception>
 #include <memory>
+#include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -71,10 +73,31 @@ private:
     std::string last_status_;
 };
 
+// Raises the soft file-descriptor limit so that listen.max_connections clients, the upstream
+// pool, the listeners and the files the daemon reads fit (the usual soft limit is 1024, below
+// the default max_connections plus the rest). Never lowers it; says so when the hard limit is
+// too low, as connections beyond it would fail to be accepted.
+void raise_descriptor_limit(const config& cfg) {
+    const rlim_t wanted = static_cast<rlim_t>(cfg.listen.max_connections) +
+                          static_cast<rlim_t>(cfg.upstream.max_connections) + 64;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= wanted)
+        return;
+    const rlim_t raised = lim.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, lim.rlim_max);
+    const rlim_t before = lim.rlim_cur;
+    lim.rlim_cur = raised;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0 || raised < wanted)
+        log::warn("service", "file descriptor limit " + std::to_string(before) + " (hard " +
+                                 std::to_string(lim.rlim_max) + ") is below the " +
+                                 std::to_string(wanted) +
+                                 " that listen.max_connections needs; raise LimitNOFILE=");
+}
+
 int daemon_service::run() {
     log::set_level(config_.log);
     // A client that disconnects mid-write must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit(config_);
 
     try {
         upstream_ = std::make_unique<upstream_client>(io_.get_executor(), config_.upstream);

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <signal.h>
 #include <spawn.h>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -229,6 +232,47 @@ void spawn_exchange(asio::io_context& io, const endpoint& ep, const http_call& c
     }
 }
 
+// Every secret the suite has handed to or received from a daemon: identity tokens (in configs
+// and in drop-in request bodies), product tokens (in replies) and callers' Authorization values.
+// Each daemon's log, /status and /metrics are checked against all of them (see ~tokend_daemon),
+// so the whole run is one redaction test. Short strings are left out: they would match by chance.
+std::mutex secrets_mutex;
+std::set<std::string> secrets_seen;
+
+void remember_secret(std::string_view secret) {
+    if (secret.size() < 12)
+        return;
+    const std::lock_guard lock(secrets_mutex);
+    secrets_seen.emplace(secret);
+}
+
+void note_secrets(const http_call& call, const http_reply& reply) {
+    for (const auto& [name, value] : call.headers)
+        if (beast::iequals(name, "Authorization"))
+            remember_secret(value.rfind("Bearer ", 0) == 0 ? value.substr(7) : value);
+    if (call.target.rfind("/v1/products/token", 0) == 0) {
+        boost::system::error_code ec;
+        const auto body = json::parse(call.body, ec);
+        if (!ec && body.is_object())
+            if (const auto* id = body.as_object().if_contains("userIdentityToken");
+                id && id->is_string())
+                remember_secret(id->as_string());
+    }
+    if (reply.status != 200 || (call.target.rfind("/v1/tokens/", 0) != 0 &&
+                                call.target.rfind("/v1/products/token", 0) != 0))
+        return;
+    if (reply.header("content-type").rfind("text/plain", 0) == 0) {
+        remember_secret(reply.body);
+        return;
+    }
+    const auto v = reply.json();
+    if (v.is_object())
+        if (const auto* data = v.as_object().if_contains("data"); data && data->is_object())
+            if (const auto* token = data->as_object().if_contains("token");
+                token && token->is_string())
+                remember_secret(token->as_string());
+}
+
 } // namespace
 
 http_reply http_request(const endpoint& ep, http_call call) {
@@ -236,6 +280,7 @@ http_reply http_request(const endpoint& ep, http_call call) {
     http_reply reply;
     spawn_exchange(io, ep, call, &reply);
     io.run();
+    note_secrets(call, reply);
     return reply;
 }
 
@@ -246,7 +291,22 @@ std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& cal
     for (auto& r : replies)
         spawn_exchange(io, ep, call, &r);
     io.run();
+    for (const auto& r : replies)
+        note_secrets(call, r);
     return replies;
+}
+
+void check_no_secret_in(const std::string& what, const std::string& text) {
+    std::vector<std::string> found;
+    {
+        const std::lock_guard lock(secrets_mutex);
+        for (const auto& secret : secrets_seen)
+            if (text.find(secret) != std::string::npos)
+                found.push_back(secret.substr(0, 8) + "...");
+    }
+    BOOST_CHECK_MESSAGE(found.empty(), what << " contains " << found.size()
+                                            << " secret(s) used in the suite, e.g. "
+                                            << (found.empty() ? "" : found.front()));
 }
 
 std::string binary_path_daemon() {
@@ -325,6 +385,7 @@ tokend_daemon::tokend_daemon(const std::string& config_json, const std::string& 
     identity_path_ = dir_.file("identity-token");
     unix_path_ = dir_.file("tokend.sock");
     write_file(identity_path_, identity_token + "\n");
+    remember_secret(identity_token);
 
     json::object cfg = json::parse(config_json).as_object();
     if (!cfg.contains("identity"))
@@ -351,10 +412,22 @@ tokend_daemon::tokend_daemon(const std::string& config_json, const std::string& 
 
 tokend_daemon::~tokend_daemon() {
     if (proc_ && proc_->running()) {
+        if (port_ != 0) {
+            for (const char* page : {"/status", "/metrics"}) {
+                http_call call;
+                call.target = page;
+                call.timeout = 5s;
+                const auto r = http_request(tcp(), call);
+                if (r.status == 200)
+                    check_no_secret_in(std::string("GET ") + page, r.body);
+            }
+        }
         proc_->signal(SIGTERM);
         if (!proc_->wait_exit(10s))
             BOOST_TEST_MESSAGE("daemon did not stop on SIGTERM");
     }
+    if (proc_)
+        check_no_secret_in("the daemon's log", read_file(log_));
 }
 
 http_reply tokend_daemon::get_token(const std::string& name, const std::string& accept) {

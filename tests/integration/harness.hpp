@@ -157,6 +157,12 @@ private:
     std::optional<process> proc_;
 };
 
+// Fails the current test when `text` (named `what` in the message) contains any secret the suite
+// has used so far: identity tokens given to a daemon or sent in drop-in bodies, tokens received,
+// callers' Authorization values. Every tokend_daemon checks its log, /status and /metrics with
+// it when it goes, so a full run of the suite is a redaction test.
+void check_no_secret_in(const std::string& what, const std::string& text);
+
 // The `exp` claim of a JWT issued by the mock (seconds since the epoch), or 0.
 long long jwt_exp(const std::string& jwt);
 long long unix_now();

@@ -176,7 +176,7 @@ fault_or_error parse_fault(const json::object& spec) {
     const json::value* mode = spec.if_contains("mode");
     if (mode == nullptr || !mode->is_string())
         return fail("mode: expected one of status, malformed, no_token, drop, truncate, delay, "
-                    "stall");
+                    "stall, stall_body");
     const std::string_view m = mode->get_string();
     if (m == "status")
         f.mode = fault_mode::status;
@@ -192,6 +192,8 @@ fault_or_error parse_fault(const json::object& spec) {
         f.mode = fault_mode::delay;
     else if (m == "stall")
         f.mode = fault_mode::stall;
+    else if (m == "stall_body")
+        f.mode = fault_mode::stall_body;
     else
         return fail("mode: unknown mode \"" + std::string(m) + "\"");
 

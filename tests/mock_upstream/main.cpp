@@ -47,8 +47,9 @@
 //                                  /v1/info/...; token_requests_ok counts 200s carrying a token.
 //   GET  /control/token-requests  {"data":[{"t_ms","status","product","customerId"}...]}: every
 //                                  token request in arrival order; t_ms since start (steady
-//                                  clock); status 0 until replied, and for drop/stall/truncate;
-//                                  product/customerId as sent, null if absent or unparsable.
+//                                  clock); status 0 until replied, and for drop/stall/truncate/
+//                                  stall_body; product/customerId as sent, null if absent or
+//                                  unparsable.
 //   POST /control/settings        partial update, all or nothing: lifetime_s (int, 3600),
 //                                  expires_in_form ("number"|"string"|"absent"|"raw"),
 //                                  expires_in_raw (any JSON, serialized by Boost.JSON),
@@ -65,7 +66,9 @@
 //                                  "<html>not json"), "no_token" (200 without data.token),
 //                                  "drop", "truncate" (full Content-Length, half the body,
 //                                  close), "delay" (with "delay_ms", then the normal reply),
-//                                  "stall" (never answer, hold the connection). Unknown key: 400.
+//                                  "stall" (never answer, hold the connection), "stall_body"
+//                                  (full Content-Length, half the body, then hold the
+//                                  connection, never sending the rest). Unknown key: 400.
 //   POST /control/clear-faults
 //   POST /control/down            {"seconds":S} optional: close the API port (new connections
 //                                  are refused) and every API connection; reopen the same port

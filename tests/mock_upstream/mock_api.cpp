@@ -387,6 +387,8 @@ std::string_view to_string(fault_mode mode) {
         return "delay";
     case fault_mode::stall:
         return "stall";
+    case fault_mode::stall_body:
+        return "stall_body";
     }
     return "?";
 }
@@ -417,6 +419,10 @@ api_outcome fault_outcome(mock_state& state, const fault& f, const request& req,
         break;
     case fault_mode::truncate:
         out.action = api_action::truncate;
+        out.res = normal_reply(state, req, issued);
+        break;
+    case fault_mode::stall_body:
+        out.action = api_action::stall_body;
         out.res = normal_reply(state, req, issued);
         break;
     case fault_mode::delay:
@@ -497,7 +503,8 @@ api_outcome finish_api_request(mock_state& state, const api_ticket& ticket, cons
 
     unsigned status_sent = 0;
     std::string body_sent;
-    if (out.action == api_action::reply || out.action == api_action::truncate) {
+    if (out.action == api_action::reply || out.action == api_action::truncate ||
+        out.action == api_action::stall_body) {
         finalize(out.res, req, ticket.request_id);
         body_sent = out.res.body();
         if (out.action == api_action::reply)

@@ -31,15 +31,16 @@ struct api_ticket {
 };
 
 enum class api_action {
-    reply,    // send response
-    truncate, // send response's headers and half its body, then close
-    drop,     // close without a reply
-    stall,    // never reply
+    reply,      // send response
+    truncate,   // send response's headers and half its body, then close
+    drop,       // close without a reply
+    stall,      // never reply
+    stall_body, // send response's headers and half its body, then never the rest
 };
 
 struct api_outcome {
     api_action action = api_action::reply;
-    response res;         // complete (X-Mock-Request-Id, Content-Length) for reply and truncate
+    response res; // complete (X-Mock-Request-Id, Content-Length) for reply, truncate, stall_body
     std::string log_note; // e.g. "fault=drop", for the log line
 };
 

@@ -190,6 +190,9 @@ private:
             co_return next::close_now;
         case api_action::stall:
             co_return next::hold;
+        case api_action::stall_body:
+            co_await write_half(std::move(outcome.res));
+            co_return next::hold;
         }
         co_return next::close_now;
     }
@@ -198,7 +201,8 @@ private:
         std::string line = "api #" + std::to_string(ticket.request_id) + " " +
                            std::string(req.method_string()) + " " + std::string(path_of(req)) +
                            " -> ";
-        if (outcome.action == api_action::reply || outcome.action == api_action::truncate)
+        if (outcome.action == api_action::reply || outcome.action == api_action::truncate ||
+            outcome.action == api_action::stall_body)
             line += std::to_string(outcome.res.result_int());
         else
             line += "no reply";

@@ -43,13 +43,14 @@ enum class fault_endpoint {
 };
 
 enum class fault_mode {
-    status,    // reply fault::status with fault::body (default: an upstream error envelope)
-    malformed, // 200, Content-Type text/html, body "<html>not json"
-    no_token,  // 200 token envelope without data.token
-    drop,      // close the connection without replying
-    truncate,  // the normal reply's headers, then half its body, then close
-    delay,     // wait fault::delay, then reply normally
-    stall,     // never reply; hold the connection until the client closes it
+    status,     // reply fault::status with fault::body (default: an upstream error envelope)
+    malformed,  // 200, Content-Type text/html, body "<html>not json"
+    no_token,   // 200 token envelope without data.token
+    drop,       // close the connection without replying
+    truncate,   // the normal reply's headers, then half its body, then close
+    delay,      // wait fault::delay, then reply normally
+    stall,      // never reply; hold the connection until the client closes it
+    stall_body, // the normal reply's headers and half its body, then hold the connection
 };
 
 struct fault {
@@ -77,7 +78,7 @@ struct counters {
 struct token_request_record {
     std::uint64_t request_id = 0;
     std::chrono::milliseconds received{0}; // since the mock started (steady clock)
-    unsigned status = 0;                   // 0 until replied; stays 0 for drop, stall, truncate
+    unsigned status = 0;                   // 0 until replied; stays 0 without a full reply
     boost::json::value product;            // as the body had it; null if absent or unparsable
     boost::json::value customer_id;
 };
@@ -95,7 +96,7 @@ struct info_record {
     std::string query; // without the '?'
     std::optional<std::string> authorization;
     unsigned status = 0;
-    std::string body; // exactly the bytes sent ("" for drop and stall, half for truncate)
+    std::string body; // exactly the bytes sent ("" for drop/stall, half for truncate/stall_body)
 };
 
 struct mock_state {
