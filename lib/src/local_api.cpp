@@ -1,8 +1,12 @@
 #include "synergy_tokend/local_api.hpp"
 
+#include <boost/beast/http/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <sstream>
 
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
@@ -17,6 +21,8 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 
 namespace {
+
+constexpr std::string_view token_path_prefix = "/v1/tokens/";
 
 std::string now_text() {
     return format_rfc3339(wall_clock::now());
@@ -147,26 +153,90 @@ local_response local_api::failure_response(const serve_result& served) {
     return res;
 }
 
-asio::awaitable<local_response> local_api::get_token(std::string name, bool plain) {
-    serve_result served = co_await store_.get(std::move(name));
+namespace {
+
+// GET /v1/tokens/{name}'s 200 reply for `t` at time `now`.
+local_response token_response(const token_value& t, bool plain, wall_clock::time_point now) {
     local_response res;
-    if (served.outcome != serve_result::status::ok) {
-        res = failure_response(served);
-    } else if (plain) {
+    if (plain) {
         res = local_response{http::status::ok, 11};
         res.set(http::field::content_type, "text/plain; charset=utf-8");
-        res.body() = std::move(served.token.token);
+        res.body() = t.token;
     } else {
-        const auto now = wall_clock::now();
         json::object data;
-        data["token"] = std::move(served.token.token);
-        data["tokenType"] = std::move(served.token.token_type);
-        data["expiresIn"] = whole_seconds_until(served.token.expires_at, now);
-        data["expiresAt"] = format_rfc3339(served.token.expires_at);
-        res = json_response(200, data_envelope(200, json::serialize(data), now_text()));
+        data["token"] = t.token;
+        data["tokenType"] = t.token_type;
+        data["expiresIn"] = whole_seconds_until(t.expires_at, now);
+        data["expiresAt"] = format_rfc3339(t.expires_at);
+        res = json_response(200, data_envelope(200, json::serialize(data), format_rfc3339(now)));
     }
     res.set(http::field::cache_control, "no-store");
-    co_return res;
+    return res;
+}
+
+} // namespace
+
+asio::awaitable<local_response> local_api::get_token(std::string name, bool plain) {
+    const serve_result served = co_await store_.get(std::move(name));
+    if (served.outcome != serve_result::status::ok) {
+        local_response res = failure_response(served);
+        res.set(http::field::cache_control, "no-store");
+        co_return res;
+    }
+    co_return token_response(served.token, plain, wall_clock::now());
+}
+
+std::shared_ptr<const std::string> local_api::try_cached(const local_request& req) {
+    // Only the plain case: GET, HTTP/1.1, keep-alive, a profile name in the path.
+    const std::string_view target(req.target().data(), req.target().size());
+    if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
+        !target.starts_with(token_path_prefix))
+        return nullptr;
+    const std::string_view name = target.substr(token_path_prefix.size());
+    if (name.empty() || name.find_first_of("/?%") != std::string_view::npos)
+        return nullptr; // empty, nested, with a query or escaped: the router's business
+    request_facts facts;
+    facts.host = header(req, http::field::host);
+    facts.has_origin = req.find(http::field::origin) != req.end();
+    facts.has_x_forwarded_for = req.find("X-Forwarded-For") != req.end();
+    facts.has_forwarded = req.find(http::field::forwarded) != req.end();
+    facts.tokend_request = header(req, "X-Tokend-Request");
+    if (check_request(facts, route_kind::token_get, cfg_.listen.require_request_header) !=
+        policy_verdict::allow)
+        return nullptr;
+
+    const auto now = wall_clock::now();
+    const token_value* t = store_.servable_now(name, now);
+    if (t == nullptr)
+        return nullptr;
+    const bool plain = wants_plain_text(req);
+    auto& cache = token_replies_[plain ? 1 : 0];
+    auto it = cache.find(name);
+    if (it == cache.end())
+        it = cache.emplace(std::string(name), cached_reply{}).first;
+    cached_reply& c = it->second;
+    if (!c.bytes || now < c.built_at || now >= c.valid_until || c.expires_at != t->expires_at ||
+        c.token != t->token) {
+        local_response res = token_response(*t, plain, now);
+        res.keep_alive(true);
+        res.prepare_payload();
+        std::ostringstream out;
+        out << res;
+        c.bytes = std::make_shared<const std::string>(std::move(out).str());
+        c.token = t->token;
+        c.expires_at = t->expires_at;
+        c.built_at = now;
+        // The bytes hold the time (whole seconds) and expiresIn (whole seconds until expiry):
+        // they stay true until the next second starts or expiresIn drops by one.
+        const auto whole_left = std::chrono::seconds(whole_seconds_until(t->expires_at, now));
+        const auto next_second =
+            std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds(1);
+        c.valid_until = std::min<wall_clock::time_point>(next_second, t->expires_at - whole_left);
+        if (c.requests == nullptr)
+            c.requests = &counters_.by_route_code[{route_label(route_kind::token_get), 200}];
+    }
+    ++*c.requests;
+    return c.bytes;
 }
 
 asio::awaitable<local_response> local_api::products_token(std::string body) {

@@ -3,17 +3,17 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
+#include <tuple>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/basic_stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "synergy_tokend/local_api.hpp"
@@ -27,11 +27,11 @@ namespace http = beast::http;
 using asio::ip::tcp;
 using unix_socket = asio::local::stream_protocol;
 using boost::system::error_code;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 4096; // bytes asked of the socket per read
 
 std::string endpoint_text(const tcp::endpoint& ep) {
     const auto addr = ep.address();
@@ -39,58 +39,132 @@ std::string endpoint_text(const tcp::endpoint& ep) {
            std::to_string(ep.port());
 }
 
+using steady = std::chrono::steady_clock;
+
+// One client connection: its socket and the moment it is cut off. A watchdog coroutine sleeps
+// until the deadline and closes the socket unless the deadline has moved on (closing completes
+// every pending operation with an error). Moving the deadline later costs nothing; only moving
+// it earlier than the watchdog's wake-up touches the timer.
 template <class Protocol>
-asio::awaitable<void> write_response(beast::basic_stream<Protocol>& stream, local_response res,
-                                     bool keep_alive, bool head,
-                                     std::chrono::milliseconds timeout) {
+struct connection {
+    explicit connection(typename Protocol::socket s)
+        : socket(std::move(s))
+        , timer(socket.get_executor()) {}
+    typename Protocol::socket socket;
+    asio::steady_timer timer;
+    steady::time_point deadline = steady::time_point::max();
+
+    void expire_in(std::chrono::milliseconds d) {
+        deadline = steady::now() + d;
+        if (deadline < timer.expiry())
+            timer.cancel(); // the watchdog wakes and sleeps again until the new deadline
+    }
+    void close() {
+        error_code ignored;
+        socket.shutdown(Protocol::socket::shutdown_both, ignored);
+        socket.close(ignored);
+        timer.cancel();
+    }
+};
+
+template <class Protocol>
+asio::awaitable<void> watchdog(std::shared_ptr<connection<Protocol>> c) {
+    while (c->socket.is_open()) {
+        c->timer.expires_at(c->deadline);
+        co_await c->timer.async_wait(use_nothrow);
+        if (c->socket.is_open() && steady::now() >= c->deadline)
+            c->close();
+    }
+}
+
+template <class Protocol>
+asio::awaitable<void> write_response(connection<Protocol>& c, local_response res, bool keep_alive,
+                                     bool head, std::chrono::milliseconds timeout) {
     res.version(11);
     res.keep_alive(keep_alive);
     res.prepare_payload();
     if (head)
         res.body().clear(); // Content-Length stays that of the GET reply
-    stream.expires_after(timeout);
-    co_await http::async_write(stream, res, use_nothrow);
+    c.expire_in(timeout);
+    co_await http::async_write(c.socket, res, use_nothrow);
+}
+
+// Reads the next request into `parser`, parsing the bytes already in `buffer` first.
+// Unless `timed` (the deadline already covers this request), a request that does not arrive
+// whole in its first read gets request_timeout from then on.
+template <class Protocol>
+asio::awaitable<error_code> read_request(connection<Protocol>& c, beast::flat_buffer& buffer,
+                                         http::request_parser<http::string_body>& parser,
+                                         bool timed, std::chrono::milliseconds request_timeout) {
+    error_code ec;
+    for (;;) {
+        if (buffer.size() != 0) {
+            buffer.consume(parser.put(buffer.data(), ec));
+            if (ec == http::error::need_more)
+                ec = {};
+            if (ec || parser.is_done())
+                co_return ec;
+            if (!timed)
+                c.expire_in(request_timeout);
+            timed = true;
+        }
+        // (A read that found the socket drained makes Asio skip the next speculative attempt and
+        // wait for readiness: one recv per request, and no epoll_ctl as an async_wait costs.)
+        auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(read_chunk), use_nothrow);
+        ec = rec;
+        if (ec == asio::error::eof) {
+            if (parser.got_some())
+                parser.put_eof(ec);
+            else
+                ec = http::error::end_of_stream;
+            co_return ec;
+        }
+        if (ec)
+            co_return ec;
+        buffer.commit(n);
+    }
 }
 
 // Reads requests and writes replies until the peer closes, a limit is hit, or the server stops.
 template <class Protocol>
-asio::awaitable<void> run_session(beast::basic_stream<Protocol> stream, local_server* server) {
+asio::awaitable<void> run_session(typename Protocol::socket socket, local_server* server) {
+    auto c = std::make_shared<connection<Protocol>>(std::move(socket));
+    error_code ignored;
+    c->socket.non_blocking(true, ignored);
     auto handle = server->add_session();
-    handle->close = [&stream] {
-        error_code ignored;
-        stream.socket().close(ignored);
+    handle->close = [c] {
+        c->close();
     };
     const server_limits& limits = server->limits();
+    // The first request must arrive within request_timeout of the accept.
+    c->expire_in(limits.request_timeout);
+    asio::co_spawn(c->socket.get_executor(), watchdog(c), asio::detached);
     beast::flat_buffer buffer;
     bool first = true;
 
     for (;;) {
         if (server->stopping())
             break;
-        if (!first && buffer.size() == 0) {
-            // Between requests: wait for the next one's first byte, up to the idle timeout.
-            asio::steady_timer idle(stream.get_executor(), limits.idle_timeout);
-            auto waited =
-                co_await (stream.socket().async_wait(Protocol::socket::wait_read, use_nothrow) ||
-                          idle.async_wait(use_nothrow));
-            if (waited.index() == 1 || std::get<0>(waited) != std::tuple<error_code>{})
-                break;
-        }
-        // From the first byte (or from accept), the whole request must arrive in time.
-        stream.expires_after(limits.request_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
         parser.body_limit(limits.body_limit);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        parser.eager(true); // parse the body too as soon as its bytes are there
+        // A kept-alive connection may then idle idle_timeout before the next request's first
+        // byte, which starts request_timeout for the rest (at once when it is already here).
+        const bool pipelined = buffer.size() != 0;
+        if (!first)
+            c->expire_in(pipelined ? limits.request_timeout : limits.idle_timeout);
+        const error_code ec =
+            co_await read_request(*c, buffer, parser, first || pipelined, limits.request_timeout);
         first = false;
         if (ec == http::error::header_limit) {
-            co_await write_response(stream, make_error_response(431, "request header over 8 KiB"),
+            co_await write_response(*c, make_error_response(431, "request header over 8 KiB"),
                                     false, false, limits.request_timeout);
             break;
         }
         if (ec == http::error::body_limit) {
-            co_await write_response(stream, make_error_response(413, "request body over 64 KiB"),
-                                    false, false, limits.request_timeout);
+            co_await write_response(*c, make_error_response(413, "request body over 64 KiB"), false,
+                                    false, limits.request_timeout);
             break;
         }
         if (ec) {
@@ -98,25 +172,41 @@ asio::awaitable<void> run_session(beast::basic_stream<Protocol> stream, local_se
             if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
                 ec != http::error::end_of_stream && ec != http::error::partial_message)
                 co_await write_response(
-                    stream, make_error_response(400, "malformed HTTP request: " + ec.message()),
-                    false, false, limits.request_timeout);
+                    *c, make_error_response(400, "malformed HTTP request: " + ec.message()), false,
+                    false, limits.request_timeout);
             break;
+        }
+        if (!server->stopping()) {
+            // The hot path: a token reply already serialised (local_api::try_cached).
+            if (auto bytes = server->api().try_cached(parser.get())) {
+                // Almost always the socket takes it all at once; else the rest waits for room.
+                error_code wec;
+                const std::size_t sent = asio::write(c->socket, asio::buffer(*bytes), wec);
+                if (wec == asio::error::would_block || wec == asio::error::try_again) {
+                    c->expire_in(limits.request_timeout);
+                    handle->busy = true;
+                    std::tie(wec, std::ignore) = co_await asio::async_write(
+                        c->socket, asio::buffer(*bytes) + sent, use_nothrow);
+                    handle->busy = false;
+                }
+                if (wec)
+                    break;
+                continue;
+            }
         }
         local_request req = parser.release();
         const bool keep_alive = req.keep_alive();
         const bool head = req.method() == http::verb::head;
-        stream.expires_never();
+        c->deadline = steady::time_point::max(); // the handler has its own time limits
         handle->busy = true;
         local_response res = co_await server->api().handle(std::move(req));
-        co_await write_response(stream, std::move(res), keep_alive && !server->stopping(), head,
+        co_await write_response(*c, std::move(res), keep_alive && !server->stopping(), head,
                                 limits.request_timeout);
         handle->busy = false;
         if (!keep_alive || server->stopping())
             break;
     }
-    error_code ignored;
-    stream.socket().shutdown(Protocol::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
+    c->close();
     server->remove_session(handle);
 }
 
@@ -158,8 +248,7 @@ asio::awaitable<void> accept_loop(local_server* server, typename Protocol::accep
         }
         if constexpr (std::is_same_v<Protocol, tcp>)
             socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(acceptor->get_executor(),
-                       run_session(beast::basic_stream<Protocol>(std::move(socket)), server),
+        asio::co_spawn(acceptor->get_executor(), run_session<Protocol>(std::move(socket), server),
                        log_session_exception);
     }
 }

@@ -227,7 +227,7 @@ void token_store::persist() {
 
 void token_store::reload(const config& cfg) {
     const bool same_identity = cfg.identity == cfg_.identity;
-    std::map<std::string, entry_ptr> next;
+    std::map<std::string, entry_ptr, std::less<>> next;
     for (const auto& p : cfg.tokens) {
         auto old = entries_.find(p.name);
         if (same_identity && old != entries_.end() && old->second->cfg == p) {
@@ -516,6 +516,14 @@ asio::awaitable<serve_result> token_store::wait_for_token(entry_ptr e, bool forc
         force_fetch = false;
         co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
     }
+}
+
+const token_value* token_store::servable_now(std::string_view name,
+                                             wall_clock::time_point now) const {
+    const auto it = entries_.find(name);
+    if (it == entries_.end() || !servable(*it->second, now))
+        return nullptr;
+    return &*it->second->current;
 }
 
 asio::awaitable<serve_result> token_store::get(std::string name) {

@@ -140,12 +140,37 @@ BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_10_s_while_others_are_served
         dribbler_closed_after = std::chrono::duration<double>(steady::now() - start).count();
         dribbler_cut = true;
     });
+    // Kept alive after one request, idle a while, then a slow second request: cut 10 s after
+    // that request's first byte, not after the 60 s allowed for idling.
+    double second_request_cut_after = -1;
+    std::thread idler([&] {
+        client c(port);
+        c.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        boost::beast::flat_buffer buf;
+        if (c.read_response(buf) != 200)
+            return;
+        std::this_thread::sleep_for(2s);
+        const auto start = steady::now();
+        c.send("GET /healthz HTTP/1.1\r\n");
+        while (steady::now() - start < 20s) {
+            std::this_thread::sleep_for(1s);
+            boost::system::error_code ec;
+            asio::write(c.sock, asio::buffer("X", 1), ec);
+            if (ec)
+                break;
+        }
+        second_request_cut_after = std::chrono::duration<double>(steady::now() - start).count();
+    });
     // Meanwhile others are served at once.
     std::this_thread::sleep_for(2s);
     for (int i = 0; i < 5; ++i)
         BOOST_CHECK_EQUAL(daemon.get_token("stats").status, 200u);
     silent.join();
     dribbler.join();
+    idler.join();
+    BOOST_TEST_MESSAGE("kept-alive connection's slow second request cut after "
+                       << second_request_cut_after << " s");
+    BOOST_CHECK(second_request_cut_after >= 9.5 && second_request_cut_after <= 13.0);
     BOOST_TEST_MESSAGE("silent connection closed after "
                        << silent_closed_after << " s, slowloris cut after " << dribbler_closed_after
                        << " s");

@@ -2,9 +2,11 @@
 // (PRODUCT.md §5, §6, §7).
 #include <boost/test/unit_test.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 #include "harness.hpp"
@@ -154,6 +156,54 @@ BOOST_AUTO_TEST_CASE(oversized_requests_get_431_and_413) {
     // The daemon is unaffected.
     big_header.headers.clear();
     BOOST_CHECK_EQUAL(http_request(daemon.tcp(), big_header).status, 200u);
+}
+
+// Keep-alive HTTP/1.1 token requests are answered from pre-serialised bytes (local_api::
+// try_cached); HTTP/1.0 and "Connection: close" ones take the full path. Both must say the same,
+// and the cached bytes must never outlive the second of their time or their expiresIn.
+BOOST_AUTO_TEST_CASE(cached_token_replies_match_the_full_path_and_stay_current) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock));
+    const auto cached = daemon.get_token("stats");
+    http_call closing;
+    closing.target = "/v1/tokens/stats";
+    closing.headers = {{"X-Tokend-Request", "1"}, {"Connection", "close"}};
+    const auto full = http_request(daemon.tcp(), closing);
+    BOOST_REQUIRE_EQUAL(cached.status, 200u);
+    BOOST_REQUIRE_EQUAL(full.status, 200u);
+    for (const auto* r : {&cached, &full}) {
+        BOOST_CHECK_EQUAL(r->header("content-type"), "application/json");
+        BOOST_CHECK_EQUAL(r->header("cache-control"), "no-store");
+    }
+    const auto a = cached.json().at("data");
+    const auto b = full.json().at("data");
+    BOOST_CHECK_EQUAL(a.at("token"), b.at("token"));
+    BOOST_CHECK_EQUAL(a.at("tokenType"), b.at("tokenType"));
+    BOOST_CHECK_EQUAL(a.at("expiresAt"), b.at("expiresAt"));
+    BOOST_CHECK_LE(std::llabs(a.at("expiresIn").to_number<long long>() -
+                              b.at("expiresIn").to_number<long long>()),
+                   1);
+
+    std::this_thread::sleep_for(2100ms);
+    const auto later = daemon.get_token("stats");
+    BOOST_REQUIRE_EQUAL(later.status, 200u);
+    BOOST_CHECK_LE(later.json().at("data").at("expiresIn").to_number<long long>(),
+                   a.at("expiresIn").to_number<long long>() - 2);
+    BOOST_CHECK_NE(later.json().at("meta").at("time"), cached.json().at("meta").at("time"));
+
+    const auto plain = daemon.get_token("stats", "text/plain");
+    BOOST_CHECK_EQUAL(plain.header("content-type"), "text/plain; charset=utf-8");
+    BOOST_CHECK_EQUAL(plain.body, a.at("token").as_string());
+
+    // The cached path counts its requests like the full one.
+    http_call metrics;
+    metrics.target = "/metrics";
+    const auto m = http_request(daemon.tcp(), metrics);
+    BOOST_CHECK_MESSAGE(
+        m.body.find(
+            R"(synergy_tokend_http_requests_total{route="/v1/tokens/{name}",code="200"} 4)") !=
+            std::string::npos,
+        m.body);
 }
 
 BOOST_AUTO_TEST_CASE(readyz_follows_the_tokens) {

@@ -10,7 +10,10 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,13 @@ public:
 
     // The response to `req`; version and keep-alive are the caller's to set.
     boost::asio::awaitable<local_response> handle(local_request req);
+
+    // The fast path of GET /v1/tokens/{name} (PRODUCT.md §8): for a keep-alive HTTP/1.1 GET that
+    // passes the request policy and names a profile whose token is servable now, the complete
+    // reply (status line, headers, body), serialised once and reused until the token, the
+    // second of the reply's time or its expiresIn changes. Counted like any other request.
+    // nullptr when the request needs handle() (anything else, or any error reply).
+    std::shared_ptr<const std::string> try_cached(const local_request& req);
 
     // What the listeners report for /status and /metrics (set once the server exists).
     struct listener_info {
@@ -61,6 +71,17 @@ private:
     upstream_client& upstream_;
     wall_clock::time_point started_at_;
     request_counters counters_;
+
+    // try_cached's replies, by profile name; [0] JSON, [1] text/plain.
+    struct cached_reply {
+        std::shared_ptr<const std::string> bytes;
+        std::string token; // the token the bytes hold, to notice a new one
+        wall_clock::time_point expires_at;
+        wall_clock::time_point built_at;
+        wall_clock::time_point valid_until;
+        std::uint64_t* requests = nullptr; // this route's 200 counter in counters_
+    };
+    std::map<std::string, cached_reply, std::less<>> token_replies_[2];
     std::function<listener_info()> listener_info_;
 };
 

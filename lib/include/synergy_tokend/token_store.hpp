@@ -36,6 +36,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -134,6 +135,11 @@ public:
     // A servable token of profile `name`, waiting for a fetch if needed (see above).
     boost::asio::awaitable<serve_result> get(std::string name);
 
+    // The current token of profile `name` when it is servable right now: what get() would return
+    // at once, without waiting or starting a fetch (the fast path of GET /v1/tokens/{name}).
+    // nullptr otherwise. The pointer is valid until the store next runs (a co_await, a reload).
+    const token_value* servable_now(std::string_view name, wall_clock::time_point now) const;
+
     // After upstream refused `rejected_token` of profile `name` with 401, or with 403 when that
     // token is older than a minute: fetches a new token (single flight; no new fetch when the
     // profile already holds a different token) and returns it. A 403 to a newer token is a
@@ -190,7 +196,7 @@ private:
     config cfg_;
     upstream_client& upstream_;
     identity_source& identity_;
-    std::map<std::string, entry_ptr> entries_;
+    std::map<std::string, entry_ptr, std::less<>> entries_;
     std::unordered_map<std::string, entry_ptr> on_demand_; // by on_demand_key()
     std::list<std::string> on_demand_lru_;                 // most recently used first
     std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
