@@ -12,9 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
@@ -77,16 +77,45 @@ asio::awaitable<void> watchdog(std::shared_ptr<connection<Protocol>> c) {
     }
 }
 
+// Sends `buffers` whole: at once when the socket takes them (the usual case: one send, no
+// asynchronous operation), else the rest when there is room, within `timeout`.
+template <class Protocol, class Buffers>
+asio::awaitable<error_code> send_all(connection<Protocol>& c, const Buffers& buffers,
+                                     std::chrono::milliseconds timeout) {
+    error_code ec;
+    const std::size_t sent = asio::write(c.socket, buffers, ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again)
+        co_return ec;
+    c.expire_in(timeout);
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    auto [wec, written] = co_await asio::async_write(c.socket, rest, use_nothrow);
+    co_return wec;
+}
+
 template <class Protocol>
-asio::awaitable<void> write_response(connection<Protocol>& c, local_response res, bool keep_alive,
-                                     bool head, std::chrono::milliseconds timeout) {
+asio::awaitable<error_code> write_response(connection<Protocol>& c, local_response res,
+                                           bool keep_alive, bool head,
+                                           std::chrono::milliseconds timeout) {
     res.version(11);
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    if (head)
-        res.body().clear(); // Content-Length stays that of the GET reply
-    c.expire_in(timeout);
-    co_await http::async_write(c.socket, res, use_nothrow);
+    // The header as text, then the body (none for HEAD; Content-Length stays the GET reply's).
+    std::string header = "HTTP/1.1 ";
+    header += std::to_string(res.result_int());
+    header += ' ';
+    header += res.reason();
+    header += "\r\n";
+    for (const auto& field : res) {
+        header += field.name_string();
+        header += ": ";
+        header += field.value();
+        header += "\r\n";
+    }
+    header += "\r\n";
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(header), head ? asio::const_buffer() : asio::buffer(res.body())};
+    co_return co_await send_all(c, buffers, timeout);
 }
 
 // Reads the next request into `parser`, parsing the bytes already in `buffer` first.
@@ -179,16 +208,10 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         if (!server->stopping()) {
             // The hot path: a token reply already serialised (local_api::try_cached).
             if (auto bytes = server->api().try_cached(parser.get())) {
-                // Almost always the socket takes it all at once; else the rest waits for room.
-                error_code wec;
-                const std::size_t sent = asio::write(c->socket, asio::buffer(*bytes), wec);
-                if (wec == asio::error::would_block || wec == asio::error::try_again) {
-                    c->expire_in(limits.request_timeout);
-                    handle->busy = true;
-                    std::tie(wec, std::ignore) = co_await asio::async_write(
-                        c->socket, asio::buffer(*bytes) + sent, use_nothrow);
-                    handle->busy = false;
-                }
+                handle->busy = true;
+                const error_code wec =
+                    co_await send_all(*c, asio::buffer(*bytes), limits.request_timeout);
+                handle->busy = false;
                 if (wec)
                     break;
                 continue;
@@ -200,10 +223,10 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         c->deadline = steady::time_point::max(); // the handler has its own time limits
         handle->busy = true;
         local_response res = co_await server->api().handle(std::move(req));
-        co_await write_response(*c, std::move(res), keep_alive && !server->stopping(), head,
-                                limits.request_timeout);
+        const error_code wec = co_await write_response(
+            *c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);
         handle->busy = false;
-        if (!keep_alive || server->stopping())
+        if (wec || !keep_alive || server->stopping())
             break;
     }
     c->close();
