@@ -1,6 +1,7 @@
 #include "synergy_tokend/upstream_client.hpp"
 
 #include <stdexcept>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,11 +11,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -325,11 +327,44 @@ upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstrea
 
 namespace {
 
+// The request as it goes on the wire, built once per send (and reused by its retry).
+std::string serialise_request(const upstream_request& r, const upstream_url& url) {
+    std::string out;
+    out.reserve(256 + r.authorization.size() + r.body.size());
+    out += http::to_string(r.method);
+    out += ' ';
+    out += url.base_path;
+    out += r.target;
+    out += " HTTP/1.1\r\nHost: ";
+    out += url.host_header;
+    out += "\r\nUser-Agent: synergy-tokend/" SYNERGY_TOKEND_VERSION "\r\nAccept: ";
+    out += r.accept.empty() ? std::string_view("application/json") : std::string_view(r.accept);
+    out += "\r\n";
+    if (!r.content_type.empty()) {
+        out += "Content-Type: ";
+        out += r.content_type;
+        out += "\r\n";
+    }
+    if (!r.authorization.empty()) {
+        out += "Authorization: ";
+        out += r.authorization;
+        out += "\r\n";
+    }
+    if (r.method != http::verb::get || !r.body.empty()) {
+        out += "Content-Length: ";
+        out += std::to_string(r.body.size());
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += r.body;
+    return out;
+}
+
 template <class Stream>
 asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer,
-                                     const http::request<http::string_body>& req,
+                                     const std::string& wire,
                                      http::response_parser<http::string_body>& parser) {
-    auto [wec, written] = co_await http::async_write(stream, req, use_nothrow);
+    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire), use_nothrow);
     if (wec)
         co_return wec;
     auto [rec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow);
@@ -350,19 +385,7 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
     upstream_result result;
     ++stats_.requests;
 
-    http::request<http::string_body> req{request.method, url_.base_path + request.target, 11};
-    req.set(http::field::host, url_.host_header);
-    req.set(http::field::user_agent, "synergy-tokend/" SYNERGY_TOKEND_VERSION);
-    if (!request.content_type.empty())
-        req.set(http::field::content_type, request.content_type);
-    if (!request.authorization.empty())
-        req.set(http::field::authorization, request.authorization);
-    req.set(http::field::accept, request.accept.empty() ? "application/json" : request.accept);
-    req.keep_alive(true);
-    if (request.method != http::verb::get || !request.body.empty()) {
-        req.body() = std::move(request.body);
-        req.prepare_payload();
-    }
+    const std::string wire = serialise_request(request, url_);
 
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto conn = co_await acquire(deadline, result);
@@ -375,9 +398,9 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
         error_code ec;
         if (conn->tls)
-            ec = co_await exchange(*conn->tls, conn->buffer, req, parser);
+            ec = co_await exchange(*conn->tls, conn->buffer, wire, parser);
         else
-            ec = co_await exchange(conn->tcp, conn->buffer, req, parser);
+            ec = co_await exchange(conn->tcp, conn->buffer, wire, parser);
         if (!ec) {
             result.response = parser.release();
             const bool reusable = result.response.keep_alive();

@@ -343,7 +343,12 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
     // Each slowloris connection is cut 10 s after its first byte (noticed at its next 2 s tick).
     BOOST_CHECK_GE(cut_off, slow_clients * 1u);
     BOOST_CHECK_LE(longest_slow_connection_s, 14.0);
+#ifndef __SANITIZE_ADDRESS__
     BOOST_CHECK_LE(rss_peak, 64 * 1024);
+#else
+    // Under AddressSanitizer (shadow memory, quarantine) the figure is not the daemon's own.
+    BOOST_TEST_MESSAGE("built with AddressSanitizer: memory bound not checked");
+#endif
     BOOST_CHECK(daemon.proc().running());
     BOOST_CHECK_EQUAL(daemon.get_token("stats").status, 200u);
 
