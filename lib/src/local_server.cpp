@@ -1,9 +1,9 @@
 #include "synergy_tokend/local_server.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
-#include <tuple>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
