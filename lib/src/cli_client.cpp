@@ -19,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 
+#include "synergy_tokend/authority.hpp"
 #include "synergy_tokend/clock.hpp"
 
 namespace synergy_tokend {
@@ -168,22 +169,11 @@ std::optional<client_endpoint> parse_client_endpoint(std::string_view text) {
             return std::nullopt;
         authority = authority.substr(0, slash);
     }
-    std::string_view host = authority;
-    std::string_view port = "80";
-    if (authority.starts_with("[")) {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':')
-                return std::nullopt;
-            port = authority.substr(close + 2);
-        }
-    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
+    const auto split = split_authority(authority);
+    if (!split)
+        return std::nullopt;
+    const std::string_view host = split->host;
+    const std::string_view port = split->port.value_or("80");
     unsigned port_number = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
     if (host.empty() || ec != std::errc() || end != port.data() + port.size() || port_number == 0 ||
@@ -253,14 +243,37 @@ std::string format_status_table(const json::value& data,
     return out.str();
 }
 
-int run_token_command(const std::string& endpoint, const std::string& name, std::ostream& out,
-                      std::ostream& err) {
+namespace {
+
+// GET `target` from the daemon at `endpoint`: the body of its 200 reply. Anything else is
+// written to `err` and sets `exit_code` (bad endpoint, daemon unreachable, error reply).
+std::optional<std::string> fetch(const std::string& endpoint, const std::string& target,
+                                 const std::string& accept, std::ostream& err, int& exit_code) {
     const auto ep = parse_client_endpoint(endpoint);
     if (!ep) {
         err << "synergy-tokend: bad endpoint '" << endpoint
             << "': expected http://HOST:PORT or unix:/path\n";
-        return exit_usage;
+        exit_code = exit_usage;
+        return std::nullopt;
     }
+    client_reply r = get(*ep, target, accept);
+    if (!r.failure.empty()) {
+        err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
+        exit_code = exit_unreachable;
+        return std::nullopt;
+    }
+    if (r.status != 200) {
+        err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
+        exit_code = exit_error_reply;
+        return std::nullopt;
+    }
+    return std::move(r.body);
+}
+
+} // namespace
+
+int run_token_command(const std::string& endpoint, const std::string& name, std::ostream& out,
+                      std::ostream& err) {
     std::string target = "/v1/tokens/";
     for (unsigned char c : name) {
         if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
@@ -272,37 +285,21 @@ int run_token_command(const std::string& endpoint, const std::string& name, std:
             target += hex[c & 15];
         }
     }
-    const client_reply r = get(*ep, target, "text/plain");
-    if (!r.failure.empty()) {
-        err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
-        return exit_unreachable;
-    }
-    if (r.status != 200) {
-        err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
-        return exit_error_reply;
-    }
-    out << r.body << '\n';
+    int exit_code = exit_ok;
+    const auto token = fetch(endpoint, target, "text/plain", err, exit_code);
+    if (!token)
+        return exit_code;
+    out << *token << '\n';
     return exit_ok;
 }
 
 int run_status_command(const std::string& endpoint, std::ostream& out, std::ostream& err) {
-    const auto ep = parse_client_endpoint(endpoint);
-    if (!ep) {
-        err << "synergy-tokend: bad endpoint '" << endpoint
-            << "': expected http://HOST:PORT or unix:/path\n";
-        return exit_usage;
-    }
-    const client_reply r = get(*ep, "/status", "application/json");
-    if (!r.failure.empty()) {
-        err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
-        return exit_unreachable;
-    }
-    if (r.status != 200) {
-        err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
-        return exit_error_reply;
-    }
+    int exit_code = exit_ok;
+    const auto body = fetch(endpoint, "/status", "application/json", err, exit_code);
+    if (!body)
+        return exit_code;
     error_code ec;
-    const auto v = json::parse(r.body, ec);
+    const auto v = json::parse(*body, ec);
     if (ec || !v.is_object() || !v.as_object().contains("data")) {
         err << "synergy-tokend: the daemon's /status reply is not JSON\n";
         return exit_error_reply;

@@ -22,8 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view token_path_prefix = "/v1/tokens/";
-
 std::string now_text() {
     return format_rfc3339(wall_clock::now());
 }
@@ -81,14 +79,7 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, route r) 
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
 
-    request_facts facts;
-    facts.host = header(req, http::field::host);
-    facts.has_origin = req.find(http::field::origin) != req.end();
-    facts.has_x_forwarded_for = req.find("X-Forwarded-For") != req.end();
-    facts.has_forwarded = req.find(http::field::forwarded) != req.end();
-    facts.tokend_request = header(req, "X-Tokend-Request");
-    if (const auto verdict = check_request(facts, r.kind, cfg_.listen.require_request_header);
-        verdict != policy_verdict::allow)
+    if (const auto verdict = policy_verdict_for(req, r.kind); verdict != policy_verdict::allow)
         co_return make_error_response(403, describe(verdict));
 
     if (r.kind == route_kind::not_found)
@@ -125,6 +116,16 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, route r) 
     default:
         co_return make_error_response(501, "this endpoint is not available in this version");
     }
+}
+
+policy_verdict local_api::policy_verdict_for(const local_request& req, route_kind kind) const {
+    request_facts facts;
+    facts.host = header(req, http::field::host);
+    facts.has_origin = req.find(http::field::origin) != req.end();
+    facts.has_x_forwarded_for = req.find("X-Forwarded-For") != req.end();
+    facts.has_forwarded = req.find(http::field::forwarded) != req.end();
+    facts.tokend_request = header(req, "X-Tokend-Request");
+    return check_request(facts, kind, cfg_.listen.require_request_header);
 }
 
 local_response local_api::failure_response(const serve_result& served) {
@@ -187,23 +188,13 @@ asio::awaitable<local_response> local_api::get_token(std::string name, bool plai
 }
 
 std::shared_ptr<const std::string> local_api::try_cached(const local_request& req) {
-    // Only the plain case: GET, HTTP/1.1, keep-alive, a profile name in the path.
-    const std::string_view target(req.target().data(), req.target().size());
-    if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
-        !target.starts_with(token_path_prefix))
+    // Only the plain case: a keep-alive HTTP/1.1 GET of a token the policy lets through.
+    if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive())
         return nullptr;
-    const std::string_view name = target.substr(token_path_prefix.size());
-    if (name.empty() || name.find_first_of("/?%") != std::string_view::npos)
-        return nullptr; // empty, nested, with a query or escaped: the router's business
-    request_facts facts;
-    facts.host = header(req, http::field::host);
-    facts.has_origin = req.find(http::field::origin) != req.end();
-    facts.has_x_forwarded_for = req.find("X-Forwarded-For") != req.end();
-    facts.has_forwarded = req.find(http::field::forwarded) != req.end();
-    facts.tokend_request = header(req, "X-Tokend-Request");
-    if (check_request(facts, route_kind::token_get, cfg_.listen.require_request_header) !=
-        policy_verdict::allow)
+    const route r = match_route("GET", std::string_view(req.target().data(), req.target().size()));
+    if (r.kind != route_kind::token_get || policy_verdict_for(req, r.kind) != policy_verdict::allow)
         return nullptr;
+    const std::string_view name = r.param;
 
     const auto now = wall_clock::now();
     const token_value* t = store_.servable_now(name, now);

@@ -21,6 +21,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "synergy_tokend/authority.hpp"
+
 namespace synergy_tokend {
 
 namespace asio = boost::asio;
@@ -106,25 +108,11 @@ std::optional<upstream_url> parse_upstream_url(std::string_view url) {
     if (authority.empty())
         return std::nullopt;
     out.host_header = std::string(authority);
-    std::string_view host = authority;
-    std::string_view port;
-    if (authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':')
-                return std::nullopt;
-            port = authority.substr(close + 2);
-        }
-    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
-    if (host.empty())
+    const auto split = split_authority(authority);
+    if (!split || split->host.empty())
         return std::nullopt;
-    out.host = std::string(host);
+    const std::string_view port = split->port.value_or("");
+    out.host = std::string(split->host);
     out.port = port.empty() ? (out.tls ? "443" : "80") : std::string(port);
     out.base_path = std::string(path);
     return out;

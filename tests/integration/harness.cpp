@@ -430,6 +430,17 @@ tokend_daemon::~tokend_daemon() {
         check_no_secret_in("the daemon's log", read_file(log_));
 }
 
+http_reply tokend_daemon::get_token_within(const std::string& name,
+                                           std::chrono::milliseconds within) {
+    const auto give_up = std::chrono::steady_clock::now() + within;
+    http_reply r = get_token(name);
+    while (r.status != 200 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(100ms);
+        r = get_token(name);
+    }
+    return r;
+}
+
 http_reply tokend_daemon::get_token(const std::string& name, const std::string& accept) {
     http_call call;
     call.target = "/v1/tokens/" + name;

@@ -146,6 +146,8 @@ public:
 
     // GET /v1/tokens/{name} with the request header the daemon requires.
     http_reply get_token(const std::string& name, const std::string& accept = "application/json");
+    // get_token() every 100 ms until it answers 200 or `within` has passed; the last reply.
+    http_reply get_token_within(const std::string& name, std::chrono::milliseconds within);
 
 private:
     temp_dir dir_;

@@ -184,13 +184,7 @@ BOOST_AUTO_TEST_CASE(upstream_down_serves_until_real_expiry_then_503_then_recove
     BOOST_CHECK(r.body.find("connect") != std::string::npos);
 
     mock.control("POST", "/control/up");
-    const auto recovered_by = std::chrono::steady_clock::now() + 8s;
-    while (std::chrono::steady_clock::now() < recovered_by) {
-        r = daemon.get_token("stats");
-        if (r.status == 200)
-            break;
-        std::this_thread::sleep_for(100ms);
-    }
+    r = daemon.get_token_within("stats", 8s);
     BOOST_CHECK_EQUAL(r.status, 200u);
     BOOST_CHECK(daemon.proc().running());
 }
@@ -225,13 +219,7 @@ BOOST_AUTO_TEST_CASE(upstream_errors_and_garbage_keep_the_stale_token_then_recov
         BOOST_CHECK(!r.header("retry-after").empty());
 
         mock.clear_faults();
-        const auto recovered_by = std::chrono::steady_clock::now() + 8s;
-        while (std::chrono::steady_clock::now() < recovered_by) {
-            r = daemon.get_token("stats");
-            if (r.status == 200)
-                break;
-            std::this_thread::sleep_for(100ms);
-        }
+        r = daemon.get_token_within("stats", 8s);
         BOOST_CHECK_EQUAL(r.status, 200u);
         BOOST_CHECK_NE(token_of(r), first);
         // One warning for the outage, not one per retry.
@@ -302,11 +290,7 @@ BOOST_AUTO_TEST_CASE(identity_token_file_change_is_picked_up_before_the_next_fet
     write_file(daemon.identity_path(), "second-identity-token\n");
     // A fetch that started before the write may still fail with the first identity (and answer
     // a caller waiting for it with 503); the next one reads the new file.
-    http_reply r;
-    const auto give_up = std::chrono::steady_clock::now() + 3s;
-    do {
-        r = daemon.get_token("stats");
-    } while (r.status != 200 && std::chrono::steady_clock::now() < give_up);
+    const auto r = daemon.get_token_within("stats", 3s);
     BOOST_CHECK_EQUAL(r.status, 200u);
     BOOST_CHECK_LE(mock.counter("token_requests_ok"), 1);
     // No identity token in the log, ever.

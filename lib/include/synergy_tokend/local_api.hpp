@@ -20,6 +20,7 @@
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/metrics.hpp"
+#include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
 
 namespace synergy_tokend {
@@ -61,6 +62,8 @@ private:
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
     boost::asio::awaitable<local_response> products_token(std::string body);
     boost::asio::awaitable<local_response> proxy_info(local_request req, std::string target);
+    // The request policy's verdict (PRODUCT.md §6) on `req` for a route of `kind`.
+    policy_verdict policy_verdict_for(const local_request& req, route_kind kind) const;
     static local_response failure_response(const serve_result& served);
     local_response list_tokens() const;
     local_response readyz() const;

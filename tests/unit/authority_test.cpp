@@ -1,0 +1,42 @@
+// split_authority: host and port text of a URL authority, IPv6 literals in brackets.
+#include <boost/test/unit_test.hpp>
+
+#include "synergy_tokend/authority.hpp"
+
+using namespace synergy_tokend;
+
+namespace {
+
+// "HOST|PORT" ("HOST|-" without a port), or "none": printable in a failed assertion.
+std::string split(std::string_view authority) {
+    const auto r = split_authority(authority);
+    if (!r)
+        return "none";
+    return std::string(r->host) + "|" + (r->port ? std::string(*r->port) : "-");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(authority)
+
+BOOST_AUTO_TEST_CASE(names_and_ipv4_with_and_without_a_port) {
+    BOOST_TEST(split("localhost") == "localhost|-");
+    BOOST_TEST(split("localhost:8731") == "localhost|8731");
+    BOOST_TEST(split("127.0.0.1:443") == "127.0.0.1|443");
+    BOOST_TEST(split("example.com:") == "example.com|");
+    BOOST_TEST(split("") == "|-");
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_literals_lose_their_brackets) {
+    BOOST_TEST(split("[::1]") == "::1|-");
+    BOOST_TEST(split("[::1]:8731") == "::1|8731");
+    BOOST_TEST(split("[fe80::1%25eth0]:80") == "fe80::1%25eth0|80");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_brackets_are_refused) {
+    BOOST_TEST(split("[::1") == "none");
+    BOOST_TEST(split("[::1]8731") == "none");
+    BOOST_TEST(split("[::1]x:1") == "none");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
