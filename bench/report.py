@@ -133,6 +133,7 @@ def main():
           target=f"= {entries:,}", passed=od_after - od_before == entries)
 
     # d) memory
+    start = load(raw, "memory-start.json")
     idle = load(raw, "memory-idle.json")
     after_load = load(raw, "memory-after-load.json")
     held = load(raw, "memory-connections.json")
@@ -141,6 +142,7 @@ def main():
         print(f"bench: warning: the daemon reports {od.get('on_demand_entries')} on-demand "
               f"entries, not {entries}", file=sys.stderr)
     for label, m, limit_mib in (
+            (f"VmRSS just started, {meta['profiles']} profiles", start, None),
             (f"VmRSS idle, {meta['profiles']} profiles", idle, 10),
             ("VmRSS after the load, idle", after_load, None),
             (f"VmRSS {held['connections']:,} open connections", held, 32),
@@ -192,8 +194,8 @@ def main():
           + (": " + "; ".join(c["label"] for c in failed) if failed else ""))
 
     result = {"meta": meta, "checks": checks, "wrk": wrk,
-              "memory_kib": {"idle": idle, "after_load": after_load, "connections": held,
-                             "on_demand": od}}
+              "memory_kib": {"start": start, "idle": idle, "after_load": after_load,
+                             "connections": held, "on_demand": od}}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)

@@ -6,8 +6,9 @@
 #   a) GET /v1/tokens/{name} keep-alive: daemon vs nginx `return 200` with a body of the same size;
 #   b) /v1/info/scopes/authorized: daemon vs nginx proxy_pass (upstream keepalive) vs the mock itself;
 #   c) upstream token requests made during a) and b) (should be none);
-#   d) the daemon's resident memory: idle with 10 profiles, with 1,000 open client connections, with
-#      10,000 on-demand entries.
+#   d) the daemon's resident memory: idle with 10 profiles (just started, and settled once its
+#      upstream connections have timed out), with 1,000 open client connections, with 10,000
+#      on-demand entries.
 # Prints a table (PASS/FAIL per §8 target) and writes build/bench/results.json. Exits non-zero only
 # for a broken run (something did not start, a load run got errors), never for a missed target.
 #
@@ -125,8 +126,18 @@ curl -sf "$daemon/readyz" >/dev/null || die "the daemon did not become ready (se
 
 counters() { curl -sf "http://127.0.0.1:$control_port/control/counters" >"$raw/counters/$1.json"; }
 
-# d1) idle, 10 profiles fetched, nothing served yet.
+# d1) idle, 10 profiles fetched, nothing served yet: first just after the start, with the upstream
+# connections of the first fetches still pooled; then settled, once upstream.idle_timeout_s (30 s by
+# default) has closed them and the daemon's periodic heap trim (every 10 s) has run.
 sleep 1
+python3 bench/proc_memory.py "$daemon_pid" >"$raw/memory-start.json"
+upstream_open() {
+    curl -sf "$daemon/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["upstream"]["openConnections"])'
+}
+say "d) memory idle: waiting for the upstream connections of the first fetches to time out"
+for _ in $(seq 40); do [ "$(upstream_open)" = 0 ] && break; sleep 1; done
+[ "$(upstream_open)" = 0 ] || die "the daemon's upstream connections did not close after upstream.idle_timeout_s"
+sleep 11
 python3 bench/proc_memory.py "$daemon_pid" >"$raw/memory-idle.json"
 curl -sf "$daemon/status" >"$raw/status-idle.json"
 counters start

@@ -19,7 +19,8 @@ milliseconds to_millis(double ms) {
         return milliseconds::zero();
     }
     constexpr double max_ms = 1e15; // about 31,700 years
-    return milliseconds{static_cast<milliseconds::rep>(std::floor(std::min(ms, max_ms)))};
+    // The conversion truncates, which for a positive value is the floor.
+    return milliseconds{static_cast<milliseconds::rep>(std::min(ms, max_ms))};
 }
 
 double as_double_ms(milliseconds d) {

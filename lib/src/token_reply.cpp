@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -52,7 +51,8 @@ std::optional<seconds> clamp_seconds(double s) {
         return std::nullopt;
     }
     const double cap = static_cast<double>(max_token_lifetime.count());
-    return seconds{static_cast<seconds::rep>(std::clamp(std::trunc(s), -cap, cap))};
+    // The conversion truncates towards zero: 3599.9 seconds are 3599.
+    return seconds{static_cast<seconds::rep>(std::clamp(s, -cap, cap))};
 }
 
 std::string_view trim(std::string_view s) {
@@ -62,6 +62,32 @@ std::string_view trim(std::string_view s) {
         return {};
     }
     return s.substr(b, s.find_last_not_of(space) - b + 1);
+}
+
+bool all_digits(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whole seconds from a decimal string: "3600", "+3600", "-5", "3600.5" (the fraction is dropped,
+// as for a JSON number). No exponent, "inf" or "nan". Digits beyond max_token_lifetime are
+// clamped like a JSON number. Parsed as an integer: only whole seconds count, and the floating
+// point std::from_chars would drag libm into the binary for nothing.
+std::optional<seconds> seconds_from_decimal(std::string_view s) {
+    const bool negative = !s.empty() && s.front() == '-';
+    if (!s.empty() && (s.front() == '+' || negative)) {
+        s.remove_prefix(1);
+    }
+    const auto dot = s.find('.');
+    const std::string_view whole = s.substr(0, dot);
+    const std::string_view fraction = dot == std::string_view::npos ? "" : s.substr(dot + 1);
+    if ((whole.empty() && fraction.empty()) || !all_digits(whole) || !all_digits(fraction)) {
+        return std::nullopt;
+    }
+    seconds::rep n = 0;
+    for (const char c : whole) { // n stays <= max_token_lifetime, so n * 10 cannot overflow
+        n = std::min<seconds::rep>(n * 10 + (c - '0'), max_token_lifetime.count());
+    }
+    return seconds{negative ? -n : n};
 }
 
 // expiresIn is documented as a string holding a number but sent as a number: accept both.
@@ -74,22 +100,8 @@ std::optional<seconds> expires_in_seconds(const json::value& v) {
         return clamp_seconds(static_cast<double>(v.get_uint64()));
     case json::kind::double_:
         return clamp_seconds(v.get_double());
-    case json::kind::string: {
-        std::string_view s = trim(v.get_string());
-        if (!s.empty() && s.front() == '+') {
-            s.remove_prefix(1);
-        }
-        if (s.empty()) {
-            return std::nullopt;
-        }
-        double d = 0;
-        const auto [end, ec] =
-            std::from_chars(s.data(), s.data() + s.size(), d, std::chars_format::fixed);
-        if (ec != std::errc{} || end != s.data() + s.size()) {
-            return std::nullopt;
-        }
-        return clamp_seconds(d); // rejects "inf" and "nan", which from_chars accepts
-    }
+    case json::kind::string:
+        return seconds_from_decimal(trim(v.get_string()));
     default:
         return std::nullopt;
     }

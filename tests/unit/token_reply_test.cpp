@@ -65,6 +65,9 @@ BOOST_AUTO_TEST_CASE(expires_in_number) {
 BOOST_AUTO_TEST_CASE(expires_in_numeric_string) {
     BOOST_TEST(parse_ok(reply("opaque", R"(,"expiresIn":"3600")")).lifetime.count() == 3600);
     BOOST_TEST(parse_ok(reply("opaque", R"(,"expiresIn":"3600.5")")).lifetime.count() == 3600);
+    BOOST_TEST(parse_ok(reply("opaque", R"(,"expiresIn":"+3600")")).lifetime.count() == 3600);
+    BOOST_TEST(parse_ok(reply("opaque", R"(,"expiresIn":"3600.")")).lifetime.count() == 3600);
+    BOOST_TEST(parse_ok(reply("opaque", R"(,"expiresIn":"007")")).lifetime.count() == 7);
     const auto t = parse_ok(reply("opaque", R"(,"expiresIn":"  120 ")"));
     BOOST_TEST(t.lifetime.count() == 120);
     BOOST_TEST(!t.lifetime_defaulted);
@@ -124,7 +127,9 @@ BOOST_AUTO_TEST_CASE(non_numeric_expires_in_counts_as_absent) {
     for (const char* fields :
          {R"(,"expiresIn":"abc")", R"(,"expiresIn":"")", R"(,"expiresIn":"   ")",
           R"(,"expiresIn":"1e999")", R"(,"expiresIn":"inf")", R"(,"expiresIn":"NaN")",
-          R"(,"expiresIn":"3600s")", R"(,"expiresIn":1e999)", R"(,"expiresIn":null)",
+          R"(,"expiresIn":"3600s")", R"(,"expiresIn":"36 00")", R"(,"expiresIn":".")",
+          R"(,"expiresIn":"-")", R"(,"expiresIn":"+-5")", R"(,"expiresIn":"0x10")",
+          R"(,"expiresIn":"1.2.3")", R"(,"expiresIn":1e999)", R"(,"expiresIn":null)",
           R"(,"expiresIn":true)", R"(,"expiresIn":[3600])"}) {
         BOOST_TEST_CONTEXT(fields) {
             const auto t = parse_ok(reply("opaque", fields), 900s);
