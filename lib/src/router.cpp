@@ -40,22 +40,24 @@ std::string decode_segment(std::string_view in) {
     return out;
 }
 
-// "/a/../b", "/./x", "/%2e%2e/": a path that upstream could resolve outside /info.
+// "/a/../b", "/./x", "/%2e%2e/": a path that upstream could resolve outside /info. An encoded dot
+// or a backslash anywhere counts too.
 bool has_dot_segment(std::string_view path) {
-    std::string lowered(path);
-    for (auto& c : lowered)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    if (lowered.find("%2e") != std::string::npos || lowered.find('\\') != std::string::npos)
-        return true;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '\\')
+            return true;
+        if (path[i] == '%' && i + 2 < path.size() && path[i + 1] == '2' &&
+            (path[i + 2] == 'e' || path[i + 2] == 'E'))
+            return true;
+    }
     std::size_t start = 0;
-    while (start <= lowered.size()) {
-        const auto end = lowered.find('/', start);
+    while (start <= path.size()) {
+        const auto end = path.find('/', start);
         const std::string_view seg =
-            std::string_view(lowered).substr(start, end == std::string::npos ? end : end - start);
+            path.substr(start, end == std::string_view::npos ? end : end - start);
         if (seg == "." || seg == "..")
             return true;
-        if (end == std::string::npos)
+        if (end == std::string_view::npos)
             break;
         start = end + 1;
     }

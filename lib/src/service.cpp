@@ -59,7 +59,10 @@ private:
     void trim_heap_periodically();
     void finish();
 
-    asio::io_context io_{1};
+    // One thread runs everything. The resolver's private thread only posts its completions
+    // through the scheduler, which stays locked; the reactor's per-socket locks would be pure
+    // cost on every read and write.
+    asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     config config_; // the running configuration; local_api reads it by reference
     std::string config_path_;
     identity_source identity_;

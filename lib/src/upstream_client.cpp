@@ -5,19 +5,20 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -31,6 +32,7 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using boost::system::error_code;
+using steady = std::chrono::steady_clock;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
@@ -118,19 +120,49 @@ std::optional<upstream_url> parse_upstream_url(std::string_view url) {
     return out;
 }
 
+// One upstream connection. Its time limits are kept by a watchdog coroutine (watch()), not by a
+// timer operation per read and write: an exchange sets `deadline` and `busy`, and the watchdog
+// closes the socket once the deadline has passed while busy (which completes the pending
+// operation with an error; `timed_out` tells why). The watchdog never sleeps longer than
+// `horizon` (upstream.request_timeout_ms), so a deadline set later is hardly ever earlier than
+// its wake-up; only such an earlier one (after a wait in the queue) touches the timer.
 struct upstream_client::connection {
-    explicit connection(asio::any_io_executor ex)
-        : tcp(ex) {}
-    beast::tcp_stream tcp;                                     // used when plain
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls; // used when TLS
+    connection(asio::any_io_executor ex, ssl::context* tls_ctx, steady::duration horizon)
+        : socket(ex)
+        , timer(ex)
+        , horizon(horizon) {
+        if (tls_ctx != nullptr)
+            tls = std::make_unique<ssl::stream<tcp::socket>>(ex, *tls_ctx);
+    }
+    tcp::socket socket;                            // used when plain
+    std::unique_ptr<ssl::stream<tcp::socket>> tls; // used when TLS
     beast::flat_buffer buffer;
-    std::chrono::steady_clock::time_point idle_since{};
+    steady::time_point idle_since{};
     bool reused = false;
 
-    beast::tcp_stream& lowest() { return tls ? tls->next_layer() : tcp; }
+    asio::steady_timer timer;
+    steady::duration horizon;
+    steady::time_point deadline{};
+    bool busy = false;
+    bool timed_out = false;
+    bool closed = false;
+
+    tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
+
+    // Everything from now on must be done by `until`.
+    void start(steady::time_point until) {
+        deadline = until;
+        busy = true;
+        timed_out = false;
+        if (deadline < timer.expiry())
+            timer.cancel(); // the watchdog wakes and sleeps again until the new deadline
+    }
+    void finish() { busy = false; }
     void close() {
+        closed = true;
         error_code ignored;
-        lowest().socket().close(ignored);
+        lowest().close(ignored);
+        timer.cancel();
     }
 };
 
@@ -226,9 +258,23 @@ void upstream_client::release(connection_ptr conn, bool reusable) {
     slot_freed_.cancel();
 }
 
+asio::awaitable<void> upstream_client::watch(connection_ptr c) {
+    while (!c->closed) {
+        const auto now = steady::now();
+        if (c->busy && now >= c->deadline) {
+            c->timed_out = true;
+            c->close();
+            break;
+        }
+        c->timer.expires_at(c->busy ? std::min(c->deadline, now + c->horizon) : now + c->horizon);
+        co_await c->timer.async_wait(use_nothrow);
+    }
+}
+
 asio::awaitable<upstream_client::connection_ptr>
 upstream_client::connect(upstream_result& failure) {
-    auto conn = std::make_unique<connection>(ex_);
+    auto conn =
+        std::make_shared<connection>(ex_, url_.tls ? &tls_ctx_ : nullptr, cfg_.request_timeout);
     tcp::resolver resolver(ex_);
     asio::steady_timer deadline(ex_, cfg_.connect_timeout);
 
@@ -246,35 +292,36 @@ upstream_client::connect(upstream_result& failure) {
         co_return nullptr;
     }
 
-    conn->tcp.expires_at(deadline.expiry());
-    auto [cec, ep] = co_await conn->tcp.async_connect(endpoints, use_nothrow);
+    conn->start(deadline.expiry());
+    asio::co_spawn(ex_, watch(conn), asio::detached);
+    auto [cec, ep] = co_await asio::async_connect(conn->lowest(), endpoints, use_nothrow);
     if (cec) {
-        failure.ec =
-            cec == beast::error::timeout ? upstream_errc::timeout : upstream_errc::connect_failed;
-        failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " + cec.message();
+        failure.ec = conn->timed_out ? upstream_errc::timeout : upstream_errc::connect_failed;
+        failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " +
+                         (conn->timed_out ? "timed out" : cec.message());
+        conn->close();
         co_return nullptr;
     }
-    conn->tcp.socket().set_option(tcp::no_delay(true));
+    conn->lowest().set_option(tcp::no_delay(true));
     ++stats_.connects;
 
-    if (url_.tls) {
-        conn->tls =
-            std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn->tcp), tls_ctx_);
+    if (conn->tls) {
         SSL* native = conn->tls->native_handle();
         if (!is_ip_literal(url_.host))
             SSL_set_tlsext_host_name(native, url_.host.c_str());
         conn->tls->set_verify_callback(ssl::host_name_verification(url_.host));
-        conn->tls->next_layer().expires_at(deadline.expiry());
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_nothrow);
         if (hec) {
-            failure.ec = hec == beast::error::timeout ? upstream_errc::timeout
-                                                      : upstream_errc::tls_handshake_failed;
+            failure.ec =
+                conn->timed_out ? upstream_errc::timeout : upstream_errc::tls_handshake_failed;
             failure.detail = "TLS handshake with " + url_.host + ":" + url_.port + ": " +
-                             tls_failure_reason(hec, native);
+                             (conn->timed_out ? "timed out" : tls_failure_reason(hec, native));
+            conn->close();
             co_return nullptr;
         }
         ++stats_.tls_handshakes;
     }
+    conn->finish();
     co_return conn;
 }
 
@@ -382,30 +429,31 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         const bool was_reused = conn->reused;
         http::response_parser<http::string_body> parser;
         parser.body_limit(max_upstream_body);
-        conn->lowest().expires_at(deadline);
+        conn->start(deadline);
         // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
         error_code ec;
         if (conn->tls)
             ec = co_await exchange(*conn->tls, conn->buffer, wire, parser);
         else
-            ec = co_await exchange(conn->tcp, conn->buffer, wire, parser);
+            ec = co_await exchange(conn->socket, conn->buffer, wire, parser);
         if (!ec) {
             result.response = parser.release();
             const bool reusable = result.response.keep_alive();
-            conn->lowest().expires_never();
+            conn->finish();
             release(std::move(conn), reusable);
             result.ec = {};
             result.detail.clear();
             break;
         }
         const bool nothing_received = !parser.got_some();
+        const bool timed_out = conn->timed_out;
         release(std::move(conn), false);
         // A kept-alive connection upstream had already closed: try a fresh one, for requests that
         // are safe to repeat (a token POST may have reached upstream; its own retry logic runs).
         if (was_reused && nothing_received && connection_level_failure(ec) &&
             request.method == http::verb::get)
             continue;
-        if (ec == beast::error::timeout) {
+        if (timed_out) {
             result.ec = upstream_errc::timeout;
             result.detail = "no complete reply within upstream.request_timeout_ms";
         } else if (connection_level_failure(ec)) {
