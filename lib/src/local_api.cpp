@@ -46,6 +46,21 @@ bool wants_plain_text(const local_request& req) {
     return accept && accept->starts_with("text/plain");
 }
 
+// The upstream request for GET /v1/info<target>, made afresh for its one retry: send() takes its
+// request by value, and a fresh one is cheaper than a copy kept for a retry that rarely happens.
+upstream_request info_request(const local_request& req, std::string_view target,
+                              std::string authorization) {
+    upstream_request up;
+    up.method = http::verb::get;
+    up.target.reserve(5 + target.size());
+    up.target += "/info";
+    up.target += target;
+    if (const auto accept = header(req, http::field::accept))
+        up.accept = std::string(*accept);
+    up.authorization = std::move(authorization);
+    return up;
+}
+
 json::value time_or_null(const std::optional<wall_clock::time_point>& t) {
     if (!t)
         return nullptr;
@@ -260,16 +275,11 @@ asio::awaitable<local_response> local_api::products_token(std::string body) {
 }
 
 asio::awaitable<local_response> local_api::proxy_info(local_request req, std::string target) {
-    upstream_request up;
-    up.method = http::verb::get;
-    up.target = "/info" + target;
-    if (const auto accept = header(req, http::field::accept))
-        up.accept = std::string(*accept);
-
     std::string profile;
     std::string attached; // the token the daemon attached, if it did
+    std::string authorization;
     if (const auto own = header(req, http::field::authorization)) {
-        up.authorization = std::string(*own); // the caller's own credentials, untouched
+        authorization = std::string(*own); // the caller's own credentials, untouched
     } else {
         if (const auto named = header(req, "X-Token-Name")) {
             profile = std::string(*named);
@@ -289,10 +299,11 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
             }
             attached = std::move(served.token.token);
         }
-        up.authorization = "Bearer " + attached;
+        authorization = "Bearer " + attached;
     }
 
-    upstream_result res = co_await upstream_.send(up);
+    upstream_request up = info_request(req, target, std::move(authorization));
+    upstream_result res = co_await upstream_.send(std::move(up));
     if (res.ok() && !attached.empty() &&
         (res.response.result_int() == 401 || res.response.result_int() == 403)) {
         // The token may have been revoked: replace it (once, shared with every other caller)
@@ -301,8 +312,8 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
             co_await store_.get_replacing(profile, attached, res.response.result_int());
         if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
             ++counters_.proxy_outcomes["retried_with_new_token"];
-            up.authorization = "Bearer " + fresh.token.token;
-            res = co_await upstream_.send(up);
+            up = info_request(req, target, "Bearer " + fresh.token.token);
+            res = co_await upstream_.send(std::move(up));
         }
     }
     if (!res.ok()) {
