@@ -70,8 +70,8 @@ bool all_digits(std::string_view s) {
 
 // Whole seconds from a decimal string: "3600", "+3600", "-5", "3600.5" (the fraction is dropped,
 // as for a JSON number). No exponent, "inf" or "nan". Digits beyond max_token_lifetime are
-// clamped like a JSON number. Parsed as an integer: only whole seconds count, and the floating
-// point std::from_chars would drag libm into the binary for nothing.
+// clamped like a JSON number. Parsed as an integer, since only whole seconds count: exact, and
+// without the floating-point std::from_chars and its share of the (statically linked) libstdc++.
 std::optional<seconds> seconds_from_decimal(std::string_view s) {
     const bool negative = !s.empty() && s.front() == '-';
     if (!s.empty() && (s.front() == '+' || negative)) {
