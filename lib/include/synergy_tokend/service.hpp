@@ -10,6 +10,8 @@
 //   reported as needing a restart.
 // - SIGTERM/SIGINT: STOPPING=1, stop accepting, let requests in flight finish (up to
 //   service.shutdown_grace_s), exit 0.
+// - Every 10 s the heap that glibc keeps after freeing is handed back to the kernel
+//   (malloc_trim), so that resident memory follows the load down.
 // Returns 0 after a clean stop, 1 when the daemon cannot start (a port in use, a socket path not
 // writable, an unreadable CA file), having logged which.
 #pragma once
