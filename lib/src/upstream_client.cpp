@@ -243,7 +243,9 @@ asio::awaitable<void> upstream_client::reap_idle(upstream_client* self) {
 }
 
 void upstream_client::release(connection_ptr conn, bool reusable) {
-    if (reusable && !stopping_) {
+    // A connection its watchdog closed (a reply completed in the same turn as the deadline) has
+    // no watchdog left and cannot go back into the pool.
+    if (reusable && !stopping_ && !conn->closed) {
         conn->idle_since = std::chrono::steady_clock::now();
         conn->reused = true;
         idle_.push_back(std::move(conn));
@@ -295,7 +297,9 @@ upstream_client::connect(upstream_result& failure) {
     conn->start(deadline.expiry());
     asio::co_spawn(ex_, watch(conn), asio::detached);
     auto [cec, ep] = co_await asio::async_connect(conn->lowest(), endpoints, use_nothrow);
-    if (cec) {
+    // `closed` without an error: the deadline had passed before the connect began (the watchdog
+    // ran first and closed nothing yet open), so the connection would have no time limit left.
+    if (cec || conn->closed) {
         failure.ec = conn->timed_out ? upstream_errc::timeout : upstream_errc::connect_failed;
         failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " +
                          (conn->timed_out ? "timed out" : cec.message());
@@ -311,7 +315,7 @@ upstream_client::connect(upstream_result& failure) {
             SSL_set_tlsext_host_name(native, url_.host.c_str());
         conn->tls->set_verify_callback(ssl::host_name_verification(url_.host));
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_nothrow);
-        if (hec) {
+        if (hec || conn->closed) {
             failure.ec =
                 conn->timed_out ? upstream_errc::timeout : upstream_errc::tls_handshake_failed;
             failure.detail = "TLS handshake with " + url_.host + ":" + url_.port + ": " +

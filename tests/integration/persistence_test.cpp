@@ -102,18 +102,19 @@ BOOST_AUTO_TEST_CASE(bad_state_files_are_logged_and_ignored) {
 
 BOOST_AUTO_TEST_CASE(kill_9_never_leaves_a_file_that_stops_the_next_start) {
     mock_upstream mock;
-    mock.settings(R"({"lifetime_s":2})");
+    // 3 s: a 2 s token whose whole-second JWT exp leaves under a second would be refused.
+    mock.settings(R"({"lifetime_s":3})");
     temp_dir state;
     const std::string cfg =
         R"({"upstream":{"base_url":")" + mock.base_url() + R"(","ca_file":")" + mock.ca_file() +
         R"("},"state":{"persist":true,"dir":")" + state.path() +
         R"("},"refresh":{"min_remaining_s":1,"min_serve_remaining_s":0},)"
         R"("tokens":[{"name":"stats","product":"synergy-stats","customer_id":"345"}]})";
-    // Refreshing every ~half second, the daemon writes the file constantly; kill it at random
+    // Refreshing about every second, the daemon writes the file constantly; kill it at random
     // moments and check the next start is always clean.
     for (int round = 0; round < 5; ++round) {
         tokend_daemon d(cfg);
-        std::this_thread::sleep_for(std::chrono::milliseconds(300 + 170 * round));
+        std::this_thread::sleep_for(std::chrono::milliseconds(700 + 230 * round));
         d.proc().signal(SIGKILL);
         d.proc().wait_exit(5s);
         tokend_daemon next(cfg);
