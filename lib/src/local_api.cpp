@@ -80,22 +80,29 @@ local_api::local_api(const config& cfg, token_store& store, upstream_client& ups
     , upstream_(upstream)
     , started_at_(wall_clock::now()) {}
 
-asio::awaitable<local_response> local_api::handle(local_request req) {
+local_api::routed local_api::classify(const local_request& req) const {
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
-    route r = match_route(method, target);
-    const route_kind kind = r.kind;
+    routed out;
+    out.where = match_route(method, target);
+    out.verdict = policy_verdict_for(req, out.where.kind);
+    return out;
+}
+
+asio::awaitable<local_response> local_api::handle(local_request req, routed r) {
+    const route_kind kind = r.where.kind;
     local_response res = co_await dispatch(std::move(req), std::move(r));
     ++counters_.by_route_code[{route_label(kind), res.result_int()}];
     co_return res;
 }
 
-asio::awaitable<local_response> local_api::dispatch(local_request req, route r) {
+asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr) {
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
 
-    if (const auto verdict = policy_verdict_for(req, r.kind); verdict != policy_verdict::allow)
-        co_return make_error_response(403, describe(verdict));
+    if (rr.verdict != policy_verdict::allow)
+        co_return make_error_response(403, describe(rr.verdict));
+    route& r = rr.where;
 
     if (r.kind == route_kind::not_found)
         co_return make_error_response(404, "no such endpoint: " + std::string(method) + " " +
@@ -202,14 +209,14 @@ asio::awaitable<local_response> local_api::get_token(std::string name, bool plai
     co_return token_response(served.token, plain, wall_clock::now());
 }
 
-std::shared_ptr<const std::string> local_api::try_cached(const local_request& req) {
+std::shared_ptr<const std::string> local_api::try_cached(const local_request& req,
+                                                         const routed& r) {
     // Only the plain case: a keep-alive HTTP/1.1 GET of a token the policy lets through.
-    if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive())
+    if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
+        r.where.kind != route_kind::token_get || !r.where.method_allowed ||
+        r.verdict != policy_verdict::allow)
         return nullptr;
-    const route r = match_route("GET", std::string_view(req.target().data(), req.target().size()));
-    if (r.kind != route_kind::token_get || policy_verdict_for(req, r.kind) != policy_verdict::allow)
-        return nullptr;
-    const std::string_view name = r.param;
+    const std::string_view name = r.where.param;
 
     const auto now = wall_clock::now();
     const token_value* t = store_.servable_now(name, now);

@@ -36,15 +36,23 @@ class local_api {
 public:
     local_api(const config& cfg, token_store& store, upstream_client& upstream);
 
-    // The response to `req`; version and keep-alive are the caller's to set.
-    boost::asio::awaitable<local_response> handle(local_request req);
+    // Where a request goes and whether the request policy (PRODUCT.md §6) lets it through:
+    // worked out once per request by classify(), then handed to try_cached() and handle().
+    struct routed {
+        route where;
+        policy_verdict verdict = policy_verdict::allow;
+    };
+    routed classify(const local_request& req) const;
+
+    // The response to `req`, classified as `r`; version and keep-alive are the caller's to set.
+    boost::asio::awaitable<local_response> handle(local_request req, routed r);
 
     // The fast path of GET /v1/tokens/{name} (PRODUCT.md §8): for a keep-alive HTTP/1.1 GET that
     // passes the request policy and names a profile whose token is servable now, the complete
     // reply (status line, headers, body), serialised once and reused until the token, the
     // second of the reply's time or its expiresIn changes. Counted like any other request.
     // nullptr when the request needs handle() (anything else, or any error reply).
-    std::shared_ptr<const std::string> try_cached(const local_request& req);
+    std::shared_ptr<const std::string> try_cached(const local_request& req, const routed& r);
 
     // What the listeners report for /status and /metrics (set once the server exists).
     struct listener_info {
@@ -58,7 +66,7 @@ public:
     wall_clock::time_point started_at() const { return started_at_; }
 
 private:
-    boost::asio::awaitable<local_response> dispatch(local_request req, route r);
+    boost::asio::awaitable<local_response> dispatch(local_request req, routed r);
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
     boost::asio::awaitable<local_response> products_token(std::string body);
     boost::asio::awaitable<local_response> proxy_info(local_request req, std::string target);
