@@ -44,6 +44,28 @@ def counter_delta(raw, runs, target, key):
     return total
 
 
+def cpu_per_request(raw, target, runs):
+    """{round: {process: {"user_us", "system_us", "total_us"}}}: CPU time per request of the
+    server under test ("server"; none for the mock called directly) and of the mock ("mock")."""
+    out = {}
+    for round_name, r in runs.items():
+        before = load(raw, f"cpu/{target}.{round_name}.before.json")
+        after = load(raw, f"cpu/{target}.{round_name}.after.json")
+        per = {}
+        for process in after:
+            user = (after[process]["user_s"] - before[process]["user_s"]) * 1e6 / r["requests"]
+            system = (after[process]["system_s"] - before[process]["system_s"]) * 1e6 / r["requests"]
+            per[process] = {"user_us": user, "system_us": system, "total_us": user + system}
+        out[round_name] = per
+    return out
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -71,7 +93,8 @@ def main():
         best_round = max(runs, key=lambda k: runs[k]["rps"])
         wrk[target] = {"best_round": best_round, "best": runs[best_round], "rounds": runs,
                        "token_requests": counter_delta(raw, runs, target, "token_requests"),
-                       "tls_handshakes": counter_delta(raw, runs, target, "tls_handshakes")}
+                       "tls_handshakes": counter_delta(raw, runs, target, "tls_handshakes"),
+                       "cpu_per_request": cpu_per_request(raw, target, runs)}
     if problems:
         for p in problems:
             print(f"bench: BROKEN RUN: {p}", file=sys.stderr)
@@ -87,6 +110,15 @@ def main():
         d, n = wrk[daemon]["rounds"], wrk[nginx]["rounds"]
         ratios = [d[r]["rps"] / n[r]["rps"] for r in sorted(d) if r in n and n[r]["rps"]]
         return "rounds: " + " ".join(f"{x:.2f}x" for x in ratios)
+
+    def cpu_us(target, process, part="total_us"):
+        """The median over the rounds of one process's CPU time per request, in µs."""
+        return median(per[process][part] for per in wrk[target]["cpu_per_request"].values())
+
+    def cpu_note(daemon, nginx):
+        return (f"user+system: daemon {cpu_us(daemon, 'server', 'user_us'):.1f}+"
+                f"{cpu_us(daemon, 'server', 'system_us'):.1f}, nginx "
+                f"{cpu_us(nginx, 'server', 'user_us'):.1f}+{cpu_us(nginx, 'server', 'system_us'):.1f}")
 
     checks = []  # every row of the table, in order
 
@@ -108,6 +140,11 @@ def main():
         check("a", f"GET /v1/tokens/{{name}} {field}", d, unit, n, ratio, target, passed,
               note=round_ratios("token_daemon", "token_nginx") if field == "rps" else None)
 
+    # CPU per request: what each request costs the server; lower is better, no §8 target.
+    d, n = cpu_us("token_daemon", "server"), cpu_us("token_nginx", "server")
+    check("a", "GET /v1/tokens/{name} CPU per request", d, "us", n, d / n if n else None,
+          note=cpu_note("token_daemon", "token_nginx"))
+
     # b) /v1/info proxy
     for field, unit in (("rps", "req/s"), ("p50", "ms"), ("p99", "ms")):
         d, n = best("info_daemon", field), best("info_nginx", field)
@@ -120,6 +157,11 @@ def main():
         if field == "rps":
             note += "; " + round_ratios("info_daemon", "info_nginx")
         check("b", f"GET /v1/info/... {field}", d, unit, n, ratio, target, passed, note=note)
+    d, n = cpu_us("info_daemon", "server"), cpu_us("info_nginx", "server")
+    check("b", "GET /v1/info/... CPU per request", d, "us", n, d / n if n else None,
+          note=cpu_note("info_daemon", "info_nginx") +
+          f"; the mock: {cpu_us('info_daemon', 'mock'):.1f} behind the daemon, "
+          f"{cpu_us('info_nginx', 'mock'):.1f} behind nginx, {cpu_us('info_direct', 'mock'):.1f} direct")
     handshakes = wrk["info_daemon"]["tls_handshakes"]
     check("b", "upstream TLS handshakes after warm-up", handshakes, "", target="0",
           passed=handshakes == 0)
@@ -170,7 +212,8 @@ def main():
     print(f"machine: {meta['nproc']} CPUs, {meta['cpu']}, load average "
           f"{meta['loadavg_at_end']} (at start {meta['loadavg_at_start']})")
     print(f"client: {meta['wrk_version']} -t{w['threads']} -c{w['connections']} -d{w['duration']} "
-          f"--latency, best of {w['rounds']} round(s); nginx {meta['nginx']}, 1 worker"
+          f"--latency, best of {w['rounds']} round(s) (CPU per request: the median); "
+          f"nginx {meta['nginx']}, 1 worker"
           + ("; PERF RECORDING ON (figures not comparable)" if meta.get("perf") else ""))
     print()
     header = f"{'':2} {'':38} {'daemon':>10} {'nginx':>10} {'ratio':>6}  {'target':<18} result"
@@ -182,7 +225,7 @@ def main():
             return ""
         if unit == "req/s":
             return f"{v:,.0f}"
-        if unit in ("ms", "MiB"):
+        if unit in ("ms", "MiB", "us"):
             return f"{v:.2f}" if unit == "ms" else f"{v:.1f}"
         return f"{v:,}"
 

@@ -5,6 +5,7 @@
 # (1 worker), then measures:
 #   a) GET /v1/tokens/{name} keep-alive: daemon vs nginx `return 200` with a body of the same size;
 #   b) /v1/info/scopes/authorized: daemon vs nginx proxy_pass (upstream keepalive) vs the mock itself;
+#   a, b) also the CPU time each request costs the daemon, nginx and the mock;
 #   c) upstream token requests made during a) and b) (should be none);
 #   d) the daemon's resident memory: idle with 10 profiles (just started, and settled once its
 #      upstream connections have timed out), with 1,000 open client connections, with 10,000
@@ -14,7 +15,8 @@
 #
 # Settings (environment):
 #   BENCH_THREADS=2 BENCH_CONNECTIONS=64 BENCH_DURATION=10s   wrk -t/-c/-d, the same for every target
-#   BENCH_ROUNDS=3      each target is run this many times, interleaved; the best round is reported
+#   BENCH_ROUNDS=5      each target is run this many times, interleaved; the best round is reported
+#                       (and the median of the CPU time per request)
 #   BENCH_WARMUP=2s     one unmeasured wrk run per target first (opens upstream connections)
 #   BENCH_QUICK=1       CI smoke test: -d2s, 1 round, 1 s warm-up
 #   BENCH_HOLD_CONNECTIONS=1000 BENCH_ON_DEMAND_ENTRIES=10000
@@ -32,7 +34,7 @@ connections=${BENCH_CONNECTIONS:-64}
 if [ "$quick" = 1 ]; then
     duration=${BENCH_DURATION:-2s}; rounds=${BENCH_ROUNDS:-1}; warmup=${BENCH_WARMUP:-1s}
 else
-    duration=${BENCH_DURATION:-10s}; rounds=${BENCH_ROUNDS:-3}; warmup=${BENCH_WARMUP:-2s}
+    duration=${BENCH_DURATION:-10s}; rounds=${BENCH_ROUNDS:-5}; warmup=${BENCH_WARMUP:-2s}
 fi
 hold_connections=${BENCH_HOLD_CONNECTIONS:-1000}
 on_demand_entries=${BENCH_ON_DEMAND_ENTRIES:-10000}
@@ -66,7 +68,7 @@ mock=$build/tests/synergy-auth-mock
 # --- processes ----------------------------------------------------------------------------------
 work=$(mktemp -d /tmp/synergy-tokend-bench.XXXXXX)
 rm -rf "$raw"
-mkdir -p "$raw/wrk" "$raw/counters" "$work/nginx/tmp"
+mkdir -p "$raw/wrk" "$raw/counters" "$raw/cpu" "$work/nginx/tmp"
 pids=()
 cleanup() {
     local pid
@@ -198,20 +200,38 @@ http {
 NGINX
 "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" \
     2>"$raw/nginx.stderr" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 ngx=http://127.0.0.1:$nginx_port
 for _ in $(seq 50); do curl -sf -o /dev/null "$ngx/v1/tokens/p0" && break; sleep 0.1; done
 curl -sf -D "$raw/token-reply-nginx.head" -o "$work/nginx-body.json" "$ngx/v1/tokens/p0" \
     || die "nginx did not start (see $raw/nginx.stderr)"
+# The one worker serves the requests; the master only watches it.
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+[ -n "$nginx_worker" ] || die "no nginx worker process"
 cmp -s "$work/token-body.json" "$work/nginx-body.json" || die "nginx does not return the daemon's body"
 
 # --- load ---------------------------------------------------------------------------------------
-# run_wrk NAME ROUND URL [wrk args]: one measured run; counters of the mock before and after.
+# cpu_times NAME: the CPU time used so far by the server under test and by the mock. Divided by
+# the requests of a run, it is the CPU each request costs: a figure the machine's noise moves far
+# less than requests/s, which also depends on what else got the CPUs.
+cpu_times() {
+    local server=
+    case $1 in
+    *_daemon.*) server="server=$daemon_pid" ;;
+    *_nginx.*) server="server=$nginx_worker" ;;
+    esac
+    python3 bench/proc_cpu.py $server "mock=$mock_pid" >"$raw/cpu/$1.json"
+}
+
+# run_wrk NAME ROUND URL [wrk args]: one measured run; counters of the mock and CPU times before
+# and after.
 run_wrk() {
     local name=$1 round=$2 url=$3
     shift 3
     local perf_pid=
     counters "$name.$round.before"
+    cpu_times "$name.$round.before"
     if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" != warmup ] && [[ $name == *_daemon ]]; then
         perf record -q -F 499 -e cpu-clock --call-graph dwarf -p "$daemon_pid" -o "$raw/perf.$name.$round.data" \
             2>/dev/null &
@@ -219,6 +239,7 @@ run_wrk() {
     fi
     wrk -t"$threads" -c"$connections" -d"$([ "$round" = warmup ] && echo "$warmup" || echo "$duration")" \
         --latency "$@" "$url" >"$raw/wrk/$name.$round.txt" 2>&1 || die "wrk failed on $name"
+    cpu_times "$name.$round.after"
     if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     counters "$name.$round.after"
 }
