@@ -8,7 +8,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -16,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "synergy_tokend/deadline_watchdog.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
 
@@ -41,41 +41,36 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 using steady = std::chrono::steady_clock;
 
-// One client connection: its socket and the moment it is cut off. A watchdog coroutine sleeps
-// until the deadline and closes the socket unless the deadline has moved on (closing completes
-// every pending operation with an error). Moving the deadline later costs nothing; only moving
-// it earlier than the watchdog's wake-up touches the timer.
+// One client connection: its socket and the watchdog that cuts it off at its deadline (closing
+// completes every pending operation with an error). The watchdog's horizon is the idle limit,
+// the longest deadline a connection gets, so arming one hardly ever touches its timer.
 template <class Protocol>
 struct connection {
-    explicit connection(typename Protocol::socket s)
+    connection(typename Protocol::socket s, steady::duration idle_limit)
         : socket(std::move(s))
-        , timer(socket.get_executor()) {}
-    typename Protocol::socket socket;
-    asio::steady_timer timer;
-    steady::time_point deadline = steady::time_point::max();
-
-    void expire_in(std::chrono::milliseconds d) {
-        deadline = steady::now() + d;
-        if (deadline < timer.expiry())
-            timer.cancel(); // the watchdog wakes and sleeps again until the new deadline
+        , watchdog(std::make_shared<deadline_watchdog>(socket.get_executor(), idle_limit)) {
+        watchdog->start([this] { close_socket(); });
     }
+    ~connection() { watchdog->stop(); }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    typename Protocol::socket socket;
+    std::shared_ptr<deadline_watchdog> watchdog;
+
+    void expire_in(std::chrono::milliseconds d) { watchdog->arm_in(d); }
     void close() {
+        watchdog->stop();
+        close_socket();
+    }
+
+private:
+    void close_socket() {
         error_code ignored;
         socket.shutdown(Protocol::socket::shutdown_both, ignored);
         socket.close(ignored);
-        timer.cancel();
     }
 };
-
-template <class Protocol>
-asio::awaitable<void> watchdog(std::shared_ptr<connection<Protocol>> c) {
-    while (c->socket.is_open()) {
-        c->timer.expires_at(c->deadline);
-        co_await c->timer.async_wait(use_nothrow);
-        if (c->socket.is_open() && steady::now() >= c->deadline)
-            c->close();
-    }
-}
 
 // Sends `buffers` whole: at once when the socket takes them (the usual case: one send, no
 // asynchronous operation), else the rest when there is room, within `timeout`.
@@ -159,17 +154,16 @@ asio::awaitable<error_code> read_request(connection<Protocol>& c, beast::flat_bu
 // Reads requests and writes replies until the peer closes, a limit is hit, or the server stops.
 template <class Protocol>
 asio::awaitable<void> run_session(typename Protocol::socket socket, local_server* server) {
-    auto c = std::make_shared<connection<Protocol>>(std::move(socket));
+    const server_limits& limits = server->limits();
+    auto c = std::make_shared<connection<Protocol>>(std::move(socket), limits.idle_timeout);
     error_code ignored;
     c->socket.non_blocking(true, ignored);
     auto handle = server->add_session();
     handle->close = [c] {
         c->close();
     };
-    const server_limits& limits = server->limits();
     // The first request must arrive within request_timeout of the accept.
     c->expire_in(limits.request_timeout);
-    asio::co_spawn(c->socket.get_executor(), watchdog(c), asio::detached);
     beast::flat_buffer buffer;
     bool first = true;
 
@@ -223,7 +217,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         local_request req = parser.release();
         const bool keep_alive = req.keep_alive();
         const bool head = req.method() == http::verb::head;
-        c->deadline = steady::time_point::max(); // the handler has its own time limits
+        c->watchdog->disarm(); // the handler has its own time limits
         handle->busy = true;
         local_response res = co_await server->api().handle(std::move(req), std::move(routed));
         const error_code wec = co_await write_response(

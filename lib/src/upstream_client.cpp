@@ -23,6 +23,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "synergy_tokend/authority.hpp"
+#include "synergy_tokend/deadline_watchdog.hpp"
 
 namespace synergy_tokend {
 
@@ -120,49 +121,50 @@ std::optional<upstream_url> parse_upstream_url(std::string_view url) {
     return out;
 }
 
-// One upstream connection. Its time limits are kept by a watchdog coroutine (watch()), not by a
-// timer operation per read and write: an exchange sets `deadline` and `busy`, and the watchdog
-// closes the socket once the deadline has passed while busy (which completes the pending
-// operation with an error; `timed_out` tells why). The watchdog never sleeps longer than
-// `horizon` (upstream.request_timeout_ms), so a deadline set later is hardly ever earlier than
-// its wake-up; only such an earlier one (after a wait in the queue) touches the timer.
+// One upstream connection. Its time limits are kept by a watchdog (deadline_watchdog), not by a
+// timer operation per read and write: an exchange arms the deadline it must meet, and the
+// watchdog closes the socket once that deadline has passed (which completes the pending
+// operation with an error; `timed_out()` tells why). The watchdog's horizon is
+// upstream.request_timeout_ms, the deadline of every exchange, so arming one hardly ever touches
+// its timer; only an earlier one (after a wait in the queue) does.
 struct upstream_client::connection {
     connection(asio::any_io_executor ex, ssl::context* tls_ctx, steady::duration horizon)
         : socket(ex)
-        , timer(ex)
-        , horizon(horizon) {
+        , watchdog(std::make_shared<deadline_watchdog>(ex, horizon)) {
         if (tls_ctx != nullptr)
             tls = std::make_unique<ssl::stream<tcp::socket>>(ex, *tls_ctx);
+        watchdog->start([this] { close_socket(); });
     }
+    ~connection() { watchdog->stop(); }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
     tcp::socket socket;                            // used when plain
     std::unique_ptr<ssl::stream<tcp::socket>> tls; // used when TLS
     beast::flat_buffer buffer;
     steady::time_point idle_since{};
     bool reused = false;
-
-    asio::steady_timer timer;
-    steady::duration horizon;
-    steady::time_point deadline{};
-    bool busy = false;
-    bool timed_out = false;
-    bool closed = false;
+    std::shared_ptr<deadline_watchdog> watchdog;
 
     tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
 
     // Everything from now on must be done by `until`.
-    void start(steady::time_point until) {
-        deadline = until;
-        busy = true;
-        timed_out = false;
-        if (deadline < timer.expiry())
-            timer.cancel(); // the watchdog wakes and sleeps again until the new deadline
-    }
-    void finish() { busy = false; }
+    void start(steady::time_point until) { watchdog->arm(until); }
+    void finish() { watchdog->disarm(); }
+    bool timed_out() const { return watchdog->expired(); }
+    // Closed by close() or by the watchdog: never to be used or pooled again.
+    bool closed() const { return closed_; }
     void close() {
-        closed = true;
+        watchdog->stop();
+        close_socket();
+    }
+
+private:
+    bool closed_ = false;
+    void close_socket() {
+        closed_ = true;
         error_code ignored;
         lowest().close(ignored);
-        timer.cancel();
     }
 };
 
@@ -245,7 +247,7 @@ asio::awaitable<void> upstream_client::reap_idle(upstream_client* self) {
 void upstream_client::release(connection_ptr conn, bool reusable) {
     // A connection its watchdog closed (a reply completed in the same turn as the deadline) has
     // no watchdog left and cannot go back into the pool.
-    if (reusable && !stopping_ && !conn->closed) {
+    if (reusable && !stopping_ && !conn->closed()) {
         conn->idle_since = std::chrono::steady_clock::now();
         conn->reused = true;
         idle_.push_back(std::move(conn));
@@ -258,19 +260,6 @@ void upstream_client::release(connection_ptr conn, bool reusable) {
         --open_;
     }
     slot_freed_.cancel();
-}
-
-asio::awaitable<void> upstream_client::watch(connection_ptr c) {
-    while (!c->closed) {
-        const auto now = steady::now();
-        if (c->busy && now >= c->deadline) {
-            c->timed_out = true;
-            c->close();
-            break;
-        }
-        c->timer.expires_at(c->busy ? std::min(c->deadline, now + c->horizon) : now + c->horizon);
-        co_await c->timer.async_wait(use_nothrow);
-    }
 }
 
 asio::awaitable<upstream_client::connection_ptr>
@@ -295,14 +284,13 @@ upstream_client::connect(upstream_result& failure) {
     }
 
     conn->start(deadline.expiry());
-    asio::co_spawn(ex_, watch(conn), asio::detached);
     auto [cec, ep] = co_await asio::async_connect(conn->lowest(), endpoints, use_nothrow);
     // `closed` without an error: the deadline had passed before the connect began (the watchdog
     // ran first and closed nothing yet open), so the connection would have no time limit left.
-    if (cec || conn->closed) {
-        failure.ec = conn->timed_out ? upstream_errc::timeout : upstream_errc::connect_failed;
+    if (cec || conn->closed()) {
+        failure.ec = conn->timed_out() ? upstream_errc::timeout : upstream_errc::connect_failed;
         failure.detail = "connecting to " + url_.host + ":" + url_.port + ": " +
-                         (conn->timed_out ? "timed out" : cec.message());
+                         (conn->timed_out() ? "timed out" : cec.message());
         conn->close();
         co_return nullptr;
     }
@@ -315,11 +303,11 @@ upstream_client::connect(upstream_result& failure) {
             SSL_set_tlsext_host_name(native, url_.host.c_str());
         conn->tls->set_verify_callback(ssl::host_name_verification(url_.host));
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_nothrow);
-        if (hec || conn->closed) {
+        if (hec || conn->closed()) {
             failure.ec =
-                conn->timed_out ? upstream_errc::timeout : upstream_errc::tls_handshake_failed;
+                conn->timed_out() ? upstream_errc::timeout : upstream_errc::tls_handshake_failed;
             failure.detail = "TLS handshake with " + url_.host + ":" + url_.port + ": " +
-                             (conn->timed_out ? "timed out" : tls_failure_reason(hec, native));
+                             (conn->timed_out() ? "timed out" : tls_failure_reason(hec, native));
             conn->close();
             co_return nullptr;
         }
@@ -450,7 +438,7 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
             break;
         }
         const bool nothing_received = !parser.got_some();
-        const bool timed_out = conn->timed_out;
+        const bool timed_out = conn->timed_out();
         release(std::move(conn), false);
         // A kept-alive connection upstream had already closed: try a fresh one, for requests that
         // are safe to repeat (a token POST may have reached upstream; its own retry logic runs).

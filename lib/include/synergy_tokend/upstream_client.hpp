@@ -94,12 +94,11 @@ public:
 
 private:
     struct connection;
-    using connection_ptr = std::shared_ptr<connection>; // shared with the connection's watchdog
+    using connection_ptr = std::shared_ptr<connection>;
 
     boost::asio::awaitable<connection_ptr> acquire(std::chrono::steady_clock::time_point deadline,
                                                    upstream_result& failure);
     boost::asio::awaitable<connection_ptr> connect(upstream_result& failure);
-    static boost::asio::awaitable<void> watch(connection_ptr conn);
     void release(connection_ptr conn, bool reusable);
     void close_expired_idle();
     static boost::asio::awaitable<void> reap_idle(upstream_client* self);
