@@ -201,10 +201,10 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
                     false, limits.request_timeout);
             break;
         }
-        local_api::routed routed = server->api().classify(parser.get());
+        local_api::routed classified = server->api().classify(parser.get());
         if (!server->stopping()) {
             // The hot path: a token reply already serialised (local_api::try_cached).
-            if (auto bytes = server->api().try_cached(parser.get(), routed)) {
+            if (auto bytes = server->api().try_cached(parser.get(), classified)) {
                 handle->busy = true;
                 const error_code wec =
                     co_await send_all(*c, asio::buffer(*bytes), limits.request_timeout);
@@ -219,7 +219,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         const bool head = req.method() == http::verb::head;
         c->watchdog->disarm(); // the handler has its own time limits
         handle->busy = true;
-        local_response res = co_await server->api().handle(std::move(req), std::move(routed));
+        local_response res = co_await server->api().handle(std::move(req), std::move(classified));
         const error_code wec = co_await write_response(
             *c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);
         handle->busy = false;
