@@ -207,7 +207,7 @@ for _ in $(seq 50); do curl -sf -o /dev/null "$ngx/v1/tokens/p0" && break; sleep
 curl -sf -D "$raw/token-reply-nginx.head" -o "$work/nginx-body.json" "$ngx/v1/tokens/p0" \
     || die "nginx did not start (see $raw/nginx.stderr)"
 # The one worker serves the requests; the master only watches it.
-nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+nginx_worker=$(python3 bench/proc_cpu.py --children-of "$nginx_pid" | head -1)
 [ -n "$nginx_worker" ] || die "no nginx worker process"
 cmp -s "$work/token-body.json" "$work/nginx-body.json" || die "nginx does not return the daemon's body"
 
