@@ -48,19 +48,14 @@ template <class Protocol>
 struct connection {
     connection(typename Protocol::socket s, steady::duration idle_limit)
         : socket(std::move(s))
-        , watchdog(std::make_shared<deadline_watchdog>(socket.get_executor(), idle_limit)) {
-        watchdog->start([this] { close_socket(); });
-    }
-    ~connection() { watchdog->stop(); }
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
+        , watchdog(socket.get_executor(), idle_limit, [this] { close_socket(); }) {}
 
     typename Protocol::socket socket;
-    std::shared_ptr<deadline_watchdog> watchdog;
+    deadline_watchdog watchdog; // after the socket: it closes it, so it goes first
 
-    void expire_in(std::chrono::milliseconds d) { watchdog->arm_in(d); }
+    void expire_in(std::chrono::milliseconds d) { watchdog.arm_in(d); }
     void close() {
-        watchdog->stop();
+        watchdog.stop();
         close_socket();
     }
 
@@ -217,7 +212,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         local_request req = parser.release();
         const bool keep_alive = req.keep_alive();
         const bool head = req.method() == http::verb::head;
-        c->watchdog->disarm(); // the handler has its own time limits
+        c->watchdog.disarm(); // the handler has its own time limits
         handle->busy = true;
         local_response res = co_await server->api().handle(std::move(req), std::move(classified));
         const error_code wec = co_await write_response(

@@ -130,32 +130,28 @@ std::optional<upstream_url> parse_upstream_url(std::string_view url) {
 struct upstream_client::connection {
     connection(asio::any_io_executor ex, ssl::context* tls_ctx, steady::duration horizon)
         : socket(ex)
-        , watchdog(std::make_shared<deadline_watchdog>(ex, horizon)) {
+        , watchdog(ex, horizon, [this] { close_socket(); }) {
         if (tls_ctx != nullptr)
             tls = std::make_unique<ssl::stream<tcp::socket>>(ex, *tls_ctx);
-        watchdog->start([this] { close_socket(); });
     }
-    ~connection() { watchdog->stop(); }
-    connection(const connection&) = delete;
-    connection& operator=(const connection&) = delete;
 
     tcp::socket socket;                            // used when plain
     std::unique_ptr<ssl::stream<tcp::socket>> tls; // used when TLS
     beast::flat_buffer buffer;
     steady::time_point idle_since{};
     bool reused = false;
-    std::shared_ptr<deadline_watchdog> watchdog;
+    deadline_watchdog watchdog; // after the sockets: it closes them, so it goes first
 
     tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
 
     // Everything from now on must be done by `until`.
-    void start(steady::time_point until) { watchdog->arm(until); }
-    void finish() { watchdog->disarm(); }
-    bool timed_out() const { return watchdog->expired(); }
+    void start(steady::time_point until) { watchdog.arm(until); }
+    void finish() { watchdog.disarm(); }
+    bool timed_out() const { return watchdog.expired(); }
     // Closed by close() or by the watchdog: never to be used or pooled again.
     bool closed() const { return closed_; }
     void close() {
-        watchdog->stop();
+        watchdog.stop();
         close_socket();
     }
 
