@@ -49,6 +49,8 @@ def cpu_per_request(raw, target, runs):
     server under test ("server"; none for the mock called directly) and of the mock ("mock")."""
     out = {}
     for round_name, r in runs.items():
+        if r["requests"] == 0:
+            continue  # a broken round, reported as such by main()
         before = load(raw, f"cpu/{target}.{round_name}.before.json")
         after = load(raw, f"cpu/{target}.{round_name}.after.json")
         per = {}
