@@ -8,6 +8,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -127,10 +128,9 @@ asio::awaitable<error_code> read_request(connection<Protocol>& c, beast::flat_bu
                 c.expire_in(request_timeout);
             timed = true;
         }
-        // (Asio tries the read at once, before it waits for readiness. After a reply that try
-        // usually finds nothing yet: one recv returning EAGAIN per request, which nginx does not
-        // make. Waiting with async_wait first costs an epoll_ctl per request instead; measured,
-        // it was no faster.)
+        // (Asio tries the read at once, before it waits for readiness. Straight after a reply
+        // that try finds nothing yet: a recv returning EAGAIN, which nginx does not make.
+        // run_session yields before it reads when other connections are open; see there.)
         auto [rec, n] = co_await c.socket.async_read_some(buffer.prepare(read_chunk), use_nothrow);
         ec = rec;
         if (ec == asio::error::eof) {
@@ -174,6 +174,12 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         const bool pipelined = buffer.size() != 0;
         if (!first)
             c->expire_in(pipelined ? limits.request_timeout : limits.idle_timeout);
+        // Let the other connections' ready work run before this one reads its next request. Under
+        // load the client has usually sent it by then, so the read finds it at once: one recv per
+        // request instead of a recv that finds nothing, a wait and another recv. Measured: about
+        // 10% more keep-alive requests/s with 64 clients; alone, a connection reads at once.
+        if (!first && !pipelined && server->open_connections() > 1)
+            co_await asio::post(c->socket.get_executor(), asio::use_awaitable);
         const error_code ec =
             co_await read_request(*c, buffer, parser, first || pipelined, limits.request_timeout);
         first = false;
