@@ -10,20 +10,19 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include "synergy_tokend/authority.hpp"
 #include "synergy_tokend/deadline_watchdog.hpp"
+#include "synergy_tokend/tls_client.hpp"
 
 namespace synergy_tokend {
 
@@ -62,12 +61,6 @@ public:
         return "unknown upstream error";
     }
 };
-
-bool is_ip_literal(const std::string& host) {
-    error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
 
 std::string tls_failure_reason(const error_code& ec, SSL* ssl) {
     std::string reason = ec.message();
@@ -132,17 +125,15 @@ struct upstream_client::connection {
         : socket(ex)
         , watchdog(ex, horizon, [this] { close_socket(); }) {
         if (tls_ctx != nullptr)
-            tls = std::make_unique<ssl::stream<tcp::socket>>(ex, *tls_ctx);
+            tls = std::make_unique<tls_client>(socket, tls_ctx->native_handle());
     }
 
-    tcp::socket socket;                            // used when plain
-    std::unique_ptr<ssl::stream<tcp::socket>> tls; // used when TLS
-    beast::flat_buffer buffer;
+    tcp::socket socket;
+    std::unique_ptr<tls_client> tls; // set when TLS: all traffic goes through it
+    beast::flat_buffer buffer;       // bytes of the reply read but not parsed yet
     steady::time_point idle_since{};
     bool reused = false;
-    deadline_watchdog watchdog; // after the sockets: it closes them, so it goes first
-
-    tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
+    deadline_watchdog watchdog; // after the socket: it closes it, so it goes first
 
     // Everything from now on must be done by `until`.
     void start(steady::time_point until) { watchdog.arm(until); }
@@ -160,7 +151,7 @@ private:
     void close_socket() {
         closed_ = true;
         error_code ignored;
-        lowest().close(ignored);
+        socket.close(ignored);
     }
 };
 
@@ -280,7 +271,7 @@ upstream_client::connect(upstream_result& failure) {
     }
 
     conn->start(deadline.expiry());
-    auto [cec, ep] = co_await asio::async_connect(conn->lowest(), endpoints, use_nothrow);
+    auto [cec, ep] = co_await asio::async_connect(conn->socket, endpoints, use_nothrow);
     // `closed` without an error: the deadline had passed before the connect began (the watchdog
     // ran first and closed nothing yet open), so the connection would have no time limit left.
     if (cec || conn->closed()) {
@@ -290,20 +281,25 @@ upstream_client::connect(upstream_result& failure) {
         conn->close();
         co_return nullptr;
     }
-    conn->lowest().set_option(tcp::no_delay(true));
+    conn->socket.set_option(tcp::no_delay(true));
     ++stats_.connects;
 
     if (conn->tls) {
-        SSL* native = conn->tls->native_handle();
-        if (!is_ip_literal(url_.host))
-            SSL_set_tlsext_host_name(native, url_.host.c_str());
-        conn->tls->set_verify_callback(ssl::host_name_verification(url_.host));
-        auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_nothrow);
+        if (!conn->tls->expect_peer(url_.host)) {
+            failure.ec = upstream_errc::tls_handshake_failed;
+            failure.detail = "TLS handshake with " + url_.host + ":" + url_.port +
+                             ": OpenSSL does not accept the host name for verification";
+            conn->close();
+            co_return nullptr;
+        }
+        const error_code hec = co_await conn->tls->handshake();
         if (hec || conn->closed()) {
             failure.ec =
                 conn->timed_out() ? upstream_errc::timeout : upstream_errc::tls_handshake_failed;
-            failure.detail = "TLS handshake with " + url_.host + ":" + url_.port + ": " +
-                             (conn->timed_out() ? "timed out" : tls_failure_reason(hec, native));
+            failure.detail =
+                "TLS handshake with " + url_.host + ":" + url_.port + ": " +
+                (conn->timed_out() ? "timed out"
+                                   : tls_failure_reason(hec, conn->tls->native_handle()));
             conn->close();
             co_return nullptr;
         }
@@ -383,16 +379,58 @@ std::string serialise_request(const upstream_request& r, const upstream_url& url
     return out;
 }
 
-template <class Stream>
-asio::awaitable<error_code> exchange(Stream& stream, beast::flat_buffer& buffer,
-                                     const std::string& wire,
-                                     http::response_parser<http::string_body>& parser) {
-    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire), use_nothrow);
-    if (wec)
-        co_return wec;
-    auto [rec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow);
-    co_return rec;
+constexpr std::size_t read_chunk = 8 * 1024; // bytes of reply asked for per read
+
+} // namespace
+
+// Writes the request and reads the whole reply into `parser`, parsing the bytes already read
+// first (none, unless upstream sent more than one reply).
+asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::string& wire,
+                                                      reply_parser& parser) {
+    error_code ec;
+    // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
+    if (c.tls) {
+        ec = co_await c.tls->write(asio::buffer(wire));
+    } else {
+        auto [wec, written] = co_await asio::async_write(c.socket, asio::buffer(wire), use_nothrow);
+        ec = wec;
+    }
+    if (ec)
+        co_return ec;
+    // The reply cannot be there yet. Let the work that is ready run first: by then it often is,
+    // and the first read finds it instead of costing a recv that finds nothing and a wait.
+    co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
+    parser.eager(true); // the body too, as soon as its bytes are there
+    for (;;) {
+        if (c.buffer.size() != 0) {
+            c.buffer.consume(parser.put(c.buffer.data(), ec));
+            if (ec == http::error::need_more)
+                ec = {};
+            if (ec || parser.is_done())
+                co_return ec;
+        }
+        const auto space = c.buffer.prepare(read_chunk);
+        std::pair<error_code, std::size_t> got;
+        if (c.tls) {
+            got = co_await c.tls->read_some(space);
+        } else {
+            auto [rec, n] = co_await c.socket.async_read_some(space, use_nothrow);
+            got = {rec, n};
+        }
+        if (got.first == asio::error::eof) {
+            // A reply may end with the connection; one cut short is a partial message.
+            if (!parser.got_some())
+                co_return http::error::end_of_stream;
+            parser.put_eof(ec);
+            co_return ec;
+        }
+        if (got.first)
+            co_return got.first;
+        c.buffer.commit(got.second);
+    }
 }
+
+namespace {
 
 bool connection_level_failure(const error_code& ec) {
     return ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -415,15 +453,10 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
         if (!conn)
             break;
         const bool was_reused = conn->reused;
-        http::response_parser<http::string_body> parser;
+        reply_parser parser;
         parser.body_limit(max_upstream_body);
         conn->start(deadline);
-        // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
-        error_code ec;
-        if (conn->tls)
-            ec = co_await exchange(*conn->tls, conn->buffer, wire, parser);
-        else
-            ec = co_await exchange(conn->socket, conn->buffer, wire, parser);
+        const error_code ec = co_await exchange(*conn, wire, parser);
         if (!ec) {
             result.response = parser.release();
             const bool reusable = result.response.keep_alive();

@@ -316,12 +316,14 @@ std::string binary_path_mock() {
     return SYNERGY_AUTH_MOCK_BINARY;
 }
 
-mock_upstream::mock_upstream(bool tls)
-    : tls_(tls) {
+mock_upstream::mock_upstream(bool tls, std::string host)
+    : tls_(tls)
+    , host_(std::move(host)) {
     log_ = dir_.file("mock.log");
     std::vector<std::string> argv{binary_path_mock(), "--cert-dir", dir_.path()};
     if (!tls)
         argv.push_back("--plain");
+    argv.insert(argv.end(), {"--host", host_});
     proc_.emplace(argv, dir_.file("mock.out"), log_);
     const auto line = wait_for_line(dir_.file("mock.out"), "ready ", 20s);
     BOOST_REQUIRE_MESSAGE(line, "the mock Auth API did not start: " << read_file(log_));
@@ -348,7 +350,9 @@ mock_upstream::mock_upstream(bool tls)
 }
 
 std::string mock_upstream::base_url() const {
-    return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(api_port_) + "/v1";
+    // The certificate names localhost; another address is named as itself.
+    const std::string host = tls_ && host_ == "127.0.0.1" ? "localhost" : host_;
+    return (tls_ ? "https://" : "http://") + host + ":" + std::to_string(api_port_) + "/v1";
 }
 
 json::value mock_upstream::control(const std::string& method, const std::string& path,
@@ -359,7 +363,7 @@ json::value mock_upstream::control(const std::string& method, const std::string&
     call.body = body;
     if (!body.empty())
         call.headers["Content-Type"] = "application/json";
-    const auto reply = http_request(endpoint::tcp("127.0.0.1", control_port_), call);
+    const auto reply = http_request(endpoint::tcp(host_, control_port_), call);
     BOOST_REQUIRE_MESSAGE(reply.status == 200, "mock control " << method << " " << path << " "
                                                                << body << ": " << reply.status
                                                                << " " << reply.error << " "

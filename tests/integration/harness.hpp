@@ -97,8 +97,10 @@ std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& cal
 // The mock Auth API, started on ephemeral ports.
 class mock_upstream {
 public:
-    explicit mock_upstream(bool tls = true);
-    std::string base_url() const; // "https://localhost:PORT/v1" (or http://127.0.0.1:PORT/v1)
+    // `host`: the loopback address both its ports listen on.
+    explicit mock_upstream(bool tls = true, std::string host = "127.0.0.1");
+    // "https://localhost:PORT/v1" (or http://127.0.0.1:PORT/v1); another host by its address.
+    std::string base_url() const;
     const std::string& ca_file() const { return ca_file_; }
     const std::string& untrusted_ca_file() const { return untrusted_ca_file_; }
     unsigned short api_port() const { return api_port_; }
@@ -120,6 +122,7 @@ private:
     std::string log_;
     std::optional<process> proc_;
     bool tls_;
+    std::string host_;
     unsigned short api_port_ = 0;
     unsigned short control_port_ = 0;
     std::string ca_file_;

@@ -284,6 +284,29 @@ BOOST_AUTO_TEST_CASE(untrusted_upstream_certificate_is_refused_and_logged) {
     BOOST_CHECK_EQUAL(mock.counter("token_requests"), 0);
 }
 
+BOOST_AUTO_TEST_CASE(upstream_certificate_for_another_address_is_refused) {
+    // A certificate from the trusted CA, but for localhost, 127.0.0.1 and ::1: at 127.0.0.2 the
+    // server is not the one the configuration names.
+    mock_upstream mock(true, "127.0.0.2");
+    tokend_daemon daemon(config_for(mock));
+    const auto r = daemon.get_token("stats");
+    BOOST_CHECK_EQUAL(r.status, 503u);
+    BOOST_CHECK(wait_for_line(daemon.log_path(), "certificate verify failed", 5s));
+    BOOST_CHECK(wait_for_line(daemon.log_path(), "IP address mismatch", 1s));
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 0);
+}
+
+BOOST_AUTO_TEST_CASE(upstream_named_by_ip_address_is_verified_against_that_address) {
+    mock_upstream mock;
+    std::string cfg = config_for(mock);
+    const std::string by_name = "https://localhost:";
+    cfg.replace(cfg.find(by_name), by_name.size(), "https://127.0.0.1:");
+    tokend_daemon daemon(cfg);
+    const auto r = daemon.get_token_within("stats", 5s);
+    BOOST_CHECK_EQUAL(r.status, 200u);
+    BOOST_CHECK_GE(mock.counter("tls_handshakes"), 1);
+}
+
 BOOST_AUTO_TEST_CASE(identity_token_file_change_is_picked_up_before_the_next_fetch) {
     mock_upstream mock;
     mock.settings(R"({"valid_identity_tokens":["second-identity-token"]})");

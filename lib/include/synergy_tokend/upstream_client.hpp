@@ -26,6 +26,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
@@ -100,6 +101,9 @@ private:
                                                    upstream_result& failure);
     boost::asio::awaitable<connection_ptr> connect(upstream_result& failure);
     void release(connection_ptr conn, bool reusable);
+    using reply_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
+    static boost::asio::awaitable<boost::system::error_code>
+    exchange(connection& c, const std::string& wire, reply_parser& parser);
     void close_expired_idle();
     static boost::asio::awaitable<void> reap_idle(upstream_client* self);
 
