@@ -1,5 +1,6 @@
 #include "synergy_tokend/local_api.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -17,7 +18,8 @@
 namespace synergy_tokend {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
+namespace beast = boost::beast;
+namespace http = beast::http;
 namespace json = boost::json;
 
 namespace {
@@ -46,17 +48,43 @@ bool wants_plain_text(const local_request& req) {
     return accept && accept->starts_with("text/plain");
 }
 
+// The request headers the /v1/info proxy reads, found in one pass over the fields (the first of
+// repeated ones, as with find()).
+struct info_headers {
+    std::optional<std::string_view> authorization; // the caller's own credentials
+    std::optional<std::string_view> token_name;    // X-Token-Name
+    std::optional<std::string_view> accept;
+};
+
+info_headers info_headers_of(const local_request& req) {
+    info_headers h;
+    for (const auto& f : req) {
+        const std::string_view value(f.value().data(), f.value().size());
+        if (f.name() == http::field::authorization) {
+            if (!h.authorization)
+                h.authorization = value;
+        } else if (f.name() == http::field::accept) {
+            if (!h.accept)
+                h.accept = value;
+        } else if (f.name() == http::field::unknown && !h.token_name &&
+                   beast::iequals(f.name_string(), "X-Token-Name")) {
+            h.token_name = value;
+        }
+    }
+    return h;
+}
+
 // The upstream request for GET /v1/info<target>, made afresh for its one retry: send() takes its
 // request by value, and a fresh one is cheaper than a copy kept for a retry that rarely happens.
-upstream_request info_request(const local_request& req, std::string_view target,
+upstream_request info_request(const info_headers& h, std::string_view target,
                               std::string authorization) {
     upstream_request up;
     up.method = http::verb::get;
     up.target.reserve(5 + target.size());
     up.target += "/info";
     up.target += target;
-    if (const auto accept = header(req, http::field::accept))
-        up.accept = std::string(*accept);
+    if (h.accept)
+        up.accept = std::string(*h.accept);
     up.authorization = std::move(authorization);
     return up;
 }
@@ -141,12 +169,31 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
 }
 
 policy_verdict local_api::policy_verdict_for(const local_request& req, route_kind kind) const {
+    // One pass over the request's few fields rather than a lookup per header. The first of
+    // repeated fields counts, as with find().
     request_facts facts;
-    facts.host = header(req, http::field::host);
-    facts.has_origin = req.find(http::field::origin) != req.end();
-    facts.has_x_forwarded_for = req.find("X-Forwarded-For") != req.end();
-    facts.has_forwarded = req.find(http::field::forwarded) != req.end();
-    facts.tokend_request = header(req, "X-Tokend-Request");
+    for (const auto& f : req) {
+        switch (f.name()) {
+        case http::field::host:
+            if (!facts.host)
+                facts.host = std::string_view(f.value().data(), f.value().size());
+            break;
+        case http::field::origin:
+            facts.has_origin = true;
+            break;
+        case http::field::forwarded:
+            facts.has_forwarded = true;
+            break;
+        case http::field::unknown:
+            if (beast::iequals(f.name_string(), "X-Forwarded-For"))
+                facts.has_x_forwarded_for = true;
+            else if (!facts.tokend_request && beast::iequals(f.name_string(), "X-Tokend-Request"))
+                facts.tokend_request = std::string_view(f.value().data(), f.value().size());
+            break;
+        default:
+            break;
+        }
+    }
     return check_request(facts, kind, cfg_.listen.require_request_header);
 }
 
@@ -285,11 +332,12 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
     std::string profile;
     std::string attached; // the token the daemon attached, if it did
     std::string authorization;
-    if (const auto own = header(req, http::field::authorization)) {
-        authorization = std::string(*own); // the caller's own credentials, untouched
+    const info_headers headers = info_headers_of(req);
+    if (headers.authorization) {
+        authorization = std::string(*headers.authorization); // untouched
     } else {
-        if (const auto named = header(req, "X-Token-Name")) {
-            profile = std::string(*named);
+        if (headers.token_name) {
+            profile = std::string(*headers.token_name);
         } else if (const profile_config* def = store_.default_profile()) {
             profile = def->name;
         } else {
@@ -309,7 +357,7 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
         authorization = "Bearer " + attached;
     }
 
-    upstream_request up = info_request(req, target, std::move(authorization));
+    upstream_request up = info_request(headers, target, std::move(authorization));
     upstream_result res = co_await upstream_.send(std::move(up));
     if (res.ok() && !attached.empty() &&
         (res.response.result_int() == 401 || res.response.result_int() == 403)) {
@@ -319,7 +367,7 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
             co_await store_.get_replacing(profile, attached, res.response.result_int());
         if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
             ++counters_.proxy_outcomes["retried_with_new_token"];
-            up = info_request(req, target, "Bearer " + fresh.token.token);
+            up = info_request(headers, target, "Bearer " + fresh.token.token);
             res = co_await upstream_.send(std::move(up));
         }
     }

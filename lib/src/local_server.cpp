@@ -92,7 +92,9 @@ asio::awaitable<error_code> write_response(connection<Protocol>& c, local_respon
     res.keep_alive(keep_alive);
     res.prepare_payload();
     // The header as text, then the body (none for HEAD; Content-Length stays the GET reply's).
-    std::string header = "HTTP/1.1 ";
+    std::string header;
+    header.reserve(256); // the usual reply's header in one allocation
+    header += "HTTP/1.1 ";
     header += std::to_string(res.result_int());
     header += ' ';
     header += res.reason();
