@@ -14,7 +14,8 @@
 //   or a reply is incomplete as asio::ssl::error::stream_truncated; close_notify as
 //   asio::error::eof; a socket error (the connection's watchdog closing it among them) as itself.
 // - One operation at a time; all calls on the socket's executor. The socket must outlive this
-//   object; after the socket is closed every call fails without touching OpenSSL's state.
+//   object. Once the socket is closed every call fails with the socket's error; OpenSSL never
+//   holds the descriptor, so it cannot read or write a number the system has given out again.
 #pragma once
 
 #include <cstddef>
