@@ -604,6 +604,23 @@ BOOST_AUTO_TEST_CASE(proxying_reuses_at_most_max_connections_upstream) {
     BOOST_CHECK_EQUAL(counters.at("token_requests").to_number<int>(), 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_pooled_connection_upstream_closed_is_replaced_without_an_error) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock, stats_profile));
+    BOOST_REQUIRE_EQUAL(daemon.get_token("stats").status, 200u);
+    BOOST_REQUIRE_EQUAL(http_request(daemon.tcp(), info_call("/scopes/available")).status, 200u);
+    const auto connections = mock.counter("connections");
+    // Upstream closes every open connection, the one the daemon keeps in its pool among them, and
+    // listens again. The next call finds the pooled connection dead before any reply byte and
+    // goes through on a new one.
+    mock.control("POST", "/control/down");
+    mock.control("POST", "/control/up");
+    const auto r = http_request(daemon.tcp(), info_call("/scopes/available"));
+    BOOST_CHECK_EQUAL(r.status, 200u);
+    BOOST_CHECK_EQUAL(mock.counter("connections"), connections + 1);
+    BOOST_CHECK_EQUAL(mock.counter("info_requests"), 2);
+}
+
 BOOST_AUTO_TEST_CASE(upstream_unreachable_is_502_and_timeout_is_504) {
     mock_upstream mock;
     tokend_daemon daemon(
