@@ -111,7 +111,10 @@ def main():
         nearly the same machine; their spread shows how far one run's noise reaches."""
         d, n = wrk[daemon]["rounds"], wrk[nginx]["rounds"]
         ratios = [d[r]["rps"] / n[r]["rps"] for r in sorted(d) if r in n and n[r]["rps"]]
-        return "rounds: " + " ".join(f"{x:.2f}x" for x in ratios)
+        if not ratios:
+            return "rounds: none"
+        return ("rounds: " + " ".join(f"{x:.2f}x" for x in ratios) +
+                (f", median {median(ratios):.2f}x" if len(ratios) > 1 else ""))
 
     def cpu_us(target, process, part="total_us"):
         """The median over the rounds of one process's CPU time per request, in µs."""
