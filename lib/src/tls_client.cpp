@@ -27,6 +27,14 @@ int clamp_to_int(std::size_t n) {
     return n > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(n);
 }
 
+// SSL_get_error() explains a call only when the thread's error queue was empty before it. Our own
+// failures leave it empty (failure() drains it); this catches what any other OpenSSL call on the
+// thread may have left. Peeking is cheaper than clearing, and the queue is almost always empty.
+void drop_stale_errors() {
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 } // namespace
 
 tls_client::tls_client(asio::ip::tcp::socket& socket, SSL_CTX* ctx)
@@ -58,11 +66,17 @@ tls_client::~tls_client() {
 bool tls_client::expect_peer(const std::string& host) {
     error_code ec;
     asio::ip::make_address(host, ec);
-    if (!ec) // an IP address: matched against the certificate's IP entries, no SNI
-        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) == 1;
-    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    return SSL_set_tlsext_host_name(ssl_, host.c_str()) == 1 &&
-           SSL_set1_host(ssl_, host.c_str()) == 1;
+    bool accepted = false;
+    if (!ec) { // an IP address: matched against the certificate's IP entries, no SNI
+        accepted = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) == 1;
+    } else {
+        SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        accepted = SSL_set_tlsext_host_name(ssl_, host.c_str()) == 1 &&
+                   SSL_set1_host(ssl_, host.c_str()) == 1;
+    }
+    if (!accepted)
+        ERR_clear_error();
+    return accepted;
 }
 
 error_code tls_client::failure(int ret, bool& wants_input) {
@@ -123,8 +137,8 @@ asio::awaitable<error_code> tls_client::fill() {
 asio::awaitable<error_code> tls_client::handshake() {
     error_code ignored;
     socket_.non_blocking(true, ignored); // flush() tries each send at once
-    ERR_clear_error();                   // whatever an earlier, unrelated OpenSSL call left behind
     for (;;) {
+        drop_stale_errors();
         const int ret = SSL_do_handshake(ssl_);
         bool wants_input = false;
         const error_code failed = ret == 1 ? error_code{} : failure(ret, wants_input);
@@ -142,6 +156,7 @@ asio::awaitable<error_code> tls_client::handshake() {
 
 asio::awaitable<error_code> tls_client::write(asio::const_buffer data) {
     while (data.size() != 0) {
+        drop_stale_errors();
         const int ret = SSL_write(ssl_, data.data(), clamp_to_int(data.size()));
         if (ret <= 0) {
             bool wants_input = false;
@@ -157,6 +172,7 @@ asio::awaitable<error_code> tls_client::write(asio::const_buffer data) {
 asio::awaitable<std::pair<error_code, std::size_t>>
 tls_client::read_some(asio::mutable_buffer out) {
     for (;;) {
+        drop_stale_errors();
         const int ret = SSL_read(ssl_, out.data(), clamp_to_int(out.size()));
         if (ret > 0)
             co_return std::pair{error_code{}, static_cast<std::size_t>(ret)};

@@ -3,8 +3,8 @@
 // OpenSSL never touches the socket: it reads records from one memory BIO and writes them to
 // another, and this class moves them between those and the socket with Asio. Compared with
 // asio::ssl::stream (a BIO pair, a composed operation per read and write, and an OpenSSL error
-// queue clear before every call) this is the shortest path from the socket to OpenSSL and back,
-// the one the /info proxy takes twice per request.
+// queue clear before every call, where a peek does) this is the shortest path from the socket to
+// OpenSSL and back, the one the /info proxy takes twice per request.
 //
 // - Peer verification is the SSL_CTX's (verify mode, trust store, minimum version); expect_peer()
 //   adds the identity check: the certificate must name `host` (a DNS name or an IP address), and
