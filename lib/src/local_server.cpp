@@ -11,14 +11,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include "synergy_tokend/deadline_watchdog.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/send_all.hpp"
 
 namespace synergy_tokend {
 
@@ -68,20 +67,11 @@ private:
     }
 };
 
-// Sends `buffers` whole: at once when the socket takes them (the usual case: one send, no
-// asynchronous operation), else the rest when there is room, within `timeout`.
+// Sends `buffers` whole (see send_all.hpp), within `timeout` once it has to wait for room.
 template <class Protocol, class Buffers>
-asio::awaitable<error_code> send_all(connection<Protocol>& c, const Buffers& buffers,
-                                     std::chrono::milliseconds timeout) {
-    error_code ec;
-    const std::size_t sent = asio::write(c.socket, buffers, ec);
-    if (ec != asio::error::would_block && ec != asio::error::try_again)
-        co_return ec;
-    c.expire_in(timeout);
-    beast::buffers_suffix<Buffers> rest(buffers);
-    rest.consume(sent);
-    auto [wec, written] = co_await asio::async_write(c.socket, rest, use_nothrow);
-    co_return wec;
+asio::awaitable<error_code> send_reply(connection<Protocol>& c, const Buffers& buffers,
+                                       std::chrono::milliseconds timeout) {
+    co_return co_await send_all(c.socket, buffers, [&c, timeout] { c.expire_in(timeout); });
 }
 
 template <class Protocol>
@@ -108,7 +98,7 @@ asio::awaitable<error_code> write_response(connection<Protocol>& c, local_respon
     header += "\r\n";
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(header), head ? asio::const_buffer() : asio::buffer(res.body())};
-    co_return co_await send_all(c, buffers, timeout);
+    co_return co_await send_reply(c, buffers, timeout);
 }
 
 // Reads the next request into `parser`, parsing the bytes already in `buffer` first.
@@ -210,7 +200,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
             if (auto bytes = server->api().try_cached(parser.get(), classified)) {
                 handle->busy = true;
                 const error_code wec =
-                    co_await send_all(*c, asio::buffer(*bytes), limits.request_timeout);
+                    co_await send_reply(*c, asio::buffer(*bytes), limits.request_timeout);
                 handle->busy = false;
                 if (wec)
                     break;

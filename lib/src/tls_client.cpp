@@ -7,11 +7,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#include "synergy_tokend/send_all.hpp"
 
 namespace synergy_tokend {
 
@@ -108,15 +109,9 @@ asio::awaitable<error_code> tls_client::flush() {
     const long pending = BIO_get_mem_data(out_, &data);
     if (pending <= 0)
         co_return error_code{};
-    const auto records = asio::buffer(data, static_cast<std::size_t>(pending));
-    // At once when the socket takes it all (the usual case: one send, no asynchronous
-    // operation); else the rest when there is room.
-    error_code ec;
-    const std::size_t sent = asio::write(socket_, records, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        auto [wec, written] = co_await asio::async_write(socket_, records + sent, use_nothrow);
-        ec = wec;
-    }
+    // The connection's deadline is already armed: nothing to do before waiting for room.
+    const error_code ec =
+        co_await send_all(socket_, asio::buffer(data, static_cast<std::size_t>(pending)), [] {});
     (void)BIO_reset(out_);
     co_return ec;
 }
