@@ -35,12 +35,16 @@ local_response json_response(unsigned status, std::string body) {
     return res;
 }
 
+std::string_view value_of(const local_request::value_type& field) {
+    return {field.value().data(), field.value().size()};
+}
+
 template <class Field>
 std::optional<std::string_view> header(const local_request& req, Field f) {
     const auto it = req.find(f);
     if (it == req.end())
         return std::nullopt;
-    return std::string_view(it->value().data(), it->value().size());
+    return value_of(*it);
 }
 
 bool wants_plain_text(const local_request& req) {
@@ -59,16 +63,15 @@ struct info_headers {
 info_headers info_headers_of(const local_request& req) {
     info_headers h;
     for (const auto& f : req) {
-        const std::string_view value(f.value().data(), f.value().size());
         if (f.name() == http::field::authorization) {
             if (!h.authorization)
-                h.authorization = value;
+                h.authorization = value_of(f);
         } else if (f.name() == http::field::accept) {
             if (!h.accept)
-                h.accept = value;
+                h.accept = value_of(f);
         } else if (f.name() == http::field::unknown && !h.token_name &&
                    beast::iequals(f.name_string(), "X-Token-Name")) {
-            h.token_name = value;
+            h.token_name = value_of(f);
         }
     }
     return h;
@@ -176,7 +179,7 @@ policy_verdict local_api::policy_verdict_for(const local_request& req, route_kin
         switch (f.name()) {
         case http::field::host:
             if (!facts.host)
-                facts.host = std::string_view(f.value().data(), f.value().size());
+                facts.host = value_of(f);
             break;
         case http::field::origin:
             facts.has_origin = true;
@@ -188,7 +191,7 @@ policy_verdict local_api::policy_verdict_for(const local_request& req, route_kin
             if (beast::iequals(f.name_string(), "X-Forwarded-For"))
                 facts.has_x_forwarded_for = true;
             else if (!facts.tokend_request && beast::iequals(f.name_string(), "X-Tokend-Request"))
-                facts.tokend_request = std::string_view(f.value().data(), f.value().size());
+                facts.tokend_request = value_of(f);
             break;
         default:
             break;
