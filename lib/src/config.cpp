@@ -30,6 +30,10 @@ namespace json = boost::json;
 constexpr std::int64_t max_seconds = 366LL * 24 * 3600;
 constexpr std::int64_t max_milliseconds = max_seconds * 1000;
 constexpr std::int64_t max_count = std::numeric_limits<std::int32_t>::max();
+// on_demand.max_bytes: below one entry's worth the cache could hold nothing; 1 TiB is beyond any
+// host this runs on.
+constexpr std::int64_t min_cache_bytes = 65536;
+constexpr std::int64_t max_cache_bytes = std::int64_t{1} << 40;
 constexpr std::size_t max_name_length = 64;
 // sockaddr_un::sun_path holds the path and its terminating NUL.
 constexpr std::size_t max_unix_path_length = sizeof(sockaddr_un{}.sun_path) - 1;
@@ -606,6 +610,12 @@ void config_parser::parse_on_demand(const json::value& v, const std::string& pat
                 {"max_entries",
                  [&](const auto& v, const auto& p) {
                      read_count(v, p, od.max_entries);
+                 }},
+                {"max_bytes",
+                 [&](const auto& v, const auto& p) {
+                     if (const auto n =
+                             read_integer(v, p, min_cache_bytes, max_cache_bytes, "bytes"))
+                         od.max_bytes = static_cast<std::size_t>(*n);
                  }},
                 {"idle_evict_s",
                  [&](const auto& v, const auto& p) {

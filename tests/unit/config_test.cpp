@@ -66,7 +66,7 @@ constexpr const char* product_example = R"({
     "default_lifetime_s": 3600,
     "min_serve_remaining_s": 5      // never hand out a token with less real time left;
   },                                // must be < min_remaining_s
-  "on_demand": { "enabled": true, "max_entries": 10000, "idle_evict_s": 3600 },
+  "on_demand": { "enabled": true, "max_entries": 10000, "max_bytes": 33554432, "idle_evict_s": 3600 },
   "state": { "persist": false, "dir": "/var/lib/synergy-tokend" },
   "service": { "startup_timeout_s": 30, "shutdown_grace_s": 5 },
   "log": { "level": "info" }        // error | warn | info | debug
@@ -113,6 +113,7 @@ void check_defaults_except_tokens(const st::config& c) {
     BOOST_TEST(c.refresh.min_serve_remaining.count() == 5);
     BOOST_TEST(c.on_demand.enabled);
     BOOST_TEST(c.on_demand.max_entries == 10000u);
+    BOOST_TEST(c.on_demand.max_bytes == 33554432u);
     BOOST_TEST(c.on_demand.idle_evict.count() == 3600);
     BOOST_TEST(!c.state.persist);
     BOOST_TEST(c.state.dir == "/var/lib/synergy-tokend");
@@ -255,6 +256,8 @@ const std::vector<invalid_case> invalid_cases = {
     {R"({"refresh":{"default_lifetime_s":0}})", "refresh.default_lifetime_s", "from 1"},
     // The rest.
     {R"({"on_demand":{"max_entries":0}})", "on_demand.max_entries", "from 1"},
+    {R"({"on_demand":{"max_bytes":1000}})", "on_demand.max_bytes", "from 65536"},
+    {R"({"on_demand":{"max_bytes":"32M"}})", "on_demand.max_bytes", "expected an integer"},
     {R"({"on_demand":{"enabled":1}})", "on_demand.enabled", "expected true or false"},
     {R"({"state":{"dir":"var/lib/synergy-tokend"}})", "state.dir", "absolute path"},
     {R"({"service":{"startup_timeout_s":0}})", "service.startup_timeout_s", "from 1"},
@@ -554,7 +557,7 @@ BOOST_AUTO_TEST_CASE(sample_config_lists_every_key) {
         {"refresh",
          {"refresh_at", "min_remaining_s", "jitter", "retry_initial_ms", "retry_max_ms",
           "default_lifetime_s", "min_serve_remaining_s"}},
-        {"on_demand", {"enabled", "max_entries", "idle_evict_s"}},
+        {"on_demand", {"enabled", "max_entries", "max_bytes", "idle_evict_s"}},
         {"state", {"persist", "dir"}},
         {"service", {"startup_timeout_s", "shutdown_grace_s"}},
         {"log", {"level"}},

@@ -71,6 +71,9 @@ struct refresh_config {
 struct on_demand_config {
     bool enabled = true;
     std::size_t max_entries = 10000;
+    // The cache's estimated heap use (token_store.hpp says what is counted); least recently used
+    // entries are evicted beyond it, as beyond max_entries.
+    std::size_t max_bytes = 33554432;
     std::chrono::seconds idle_evict{3600};
 };
 
