@@ -1,7 +1,6 @@
 #include "synergy_tokend/token_request.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -10,15 +9,6 @@
 namespace synergy_tokend {
 
 namespace json = boost::json;
-
-namespace {
-
-std::vector<std::string> normalized(const std::vector<std::string>& scopes) {
-    std::set<std::string> unique(scopes.begin(), scopes.end());
-    return {unique.begin(), unique.end()};
-}
-
-} // namespace
 
 token_request_parse parse_token_request(std::string_view body) {
     token_request_parse out;
@@ -88,11 +78,17 @@ token_request_parse parse_token_request(std::string_view body) {
     return out;
 }
 
+std::vector<std::string> normalized_scopes(std::vector<std::string> scopes) {
+    std::sort(scopes.begin(), scopes.end());
+    scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+    return scopes;
+}
+
 bool same_scopes(const std::optional<std::vector<std::string>>& a,
                  const std::optional<std::vector<std::string>>& b) {
     if (a.has_value() != b.has_value())
         return false;
-    return !a || normalized(*a) == normalized(*b);
+    return !a || normalized_scopes(*a) == normalized_scopes(*b);
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -122,7 +118,7 @@ std::string on_demand_key(const token_request& req) {
     add(req.customer_id);
     if (req.scopes) {
         material += "scopes";
-        for (const auto& s : normalized(*req.scopes))
+        for (const auto& s : normalized_scopes(*req.scopes))
             add(s);
     } else {
         material += "all";

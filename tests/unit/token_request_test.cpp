@@ -158,6 +158,16 @@ BOOST_AUTO_TEST_CASE(on_demand_key_is_the_same_for_the_same_request_in_any_form)
     BOOST_CHECK_EQUAL(st::on_demand_key(a.value), st::on_demand_key(a.value));
 }
 
+BOOST_AUTO_TEST_CASE(scopes_go_upstream_sorted_and_once_each) {
+    using scopes = std::vector<std::string>;
+    BOOST_CHECK(st::normalized_scopes({"a", "a"}) == scopes{"a"});
+    BOOST_CHECK(st::normalized_scopes({"b", "a", "b", "c", "a"}) == (scopes{"a", "b", "c"}));
+    BOOST_CHECK(st::normalized_scopes({}).empty());
+    // ["a","a"] and ["a"] are one key.
+    BOOST_CHECK_EQUAL(st::on_demand_key(request("id-1", "p", "1", scopes{"a", "a"})),
+                      st::on_demand_key(request("id-1", "p", "1", scopes{"a"})));
+}
+
 BOOST_AUTO_TEST_CASE(on_demand_key_does_not_reveal_the_identity_token) {
     const auto key = st::on_demand_key(request(secret, "p", "1"));
     BOOST_CHECK(key.find(secret) == std::string::npos);

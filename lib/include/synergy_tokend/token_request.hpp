@@ -29,6 +29,9 @@ struct token_request_parse {
 
 token_request_parse parse_token_request(std::string_view body);
 
+// Sorted, each once: scopes as they go upstream (upstream refuses duplicates) and into the key.
+std::vector<std::string> normalized_scopes(std::vector<std::string> scopes);
+
 // True when both name the same set of scopes (order and duplicates ignored; absent == absent).
 bool same_scopes(const std::optional<std::vector<std::string>>& a,
                  const std::optional<std::vector<std::string>>& b);
