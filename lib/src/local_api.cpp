@@ -382,7 +382,12 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
             (timed_out ? "upstream timed out: " : "upstream unreachable: ") + res.detail);
     }
     ++counters_.proxy_outcomes[res.response.result_int() / 100 == 2 ? "ok" : "upstream_status"];
-    local_response out{res.response.result(), 11};
+    // The status as a number, whatever it is (Beast names only the registered ones), with
+    // upstream's reason phrase.
+    local_response out;
+    out.version(11);
+    out.result(res.response.result_int());
+    out.reason(res.response.reason());
     if (auto ct = res.response.find(http::field::content_type); ct != res.response.end())
         out.set(http::field::content_type, ct->value());
     out.body() = std::move(res.response.body());

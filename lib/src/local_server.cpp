@@ -87,7 +87,11 @@ asio::awaitable<error_code> write_response(connection<Protocol>& c, local_respon
     header += "HTTP/1.1 ";
     header += std::to_string(res.result_int());
     header += ' ';
-    header += res.reason();
+    // A status Beast has no name for and no reason phrase was given for: none on the wire, rather
+    // than Beast's placeholder.
+    if (res.result() != http::status::unknown ||
+        res.reason() != http::obsolete_reason(res.result()))
+        header += res.reason();
     header += "\r\n";
     for (const auto& field : res) {
         header += field.name_string();

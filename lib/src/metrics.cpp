@@ -87,6 +87,8 @@ std::string render_status_json(const status_snapshot& s) {
         up["requests"] = s.upstream.requests;
         up["errors"] = s.upstream.errors;
         up["tlsHandshakes"] = s.upstream.tls_handshakes;
+        up["resent"] = s.upstream.resent;
+        up["discardedConnections"] = s.upstream.discarded_connections;
         up["lastLatencyMs"] =
             std::chrono::duration<double, std::milli>(s.upstream.last_latency).count();
     }
@@ -187,6 +189,14 @@ std::string render_metrics(const status_snapshot& s) {
                "TLS handshakes with upstream.");
         out += "synergy_tokend_upstream_tls_handshakes_total " +
                std::to_string(s.upstream.tls_handshakes) + "\n";
+        header(out, "synergy_tokend_upstream_resent_total", "counter",
+               "Upstream requests sent again because their kept-alive connection was found "
+               "closed before any byte of the reply.");
+        out += "synergy_tokend_upstream_resent_total " + std::to_string(s.upstream.resent) + "\n";
+        header(out, "synergy_tokend_upstream_discarded_connections_total", "counter",
+               "Idle upstream connections closed because bytes arrived that no request asked for.");
+        out += "synergy_tokend_upstream_discarded_connections_total " +
+               std::to_string(s.upstream.discarded_connections) + "\n";
     }
 
     if (s.requests != nullptr) {

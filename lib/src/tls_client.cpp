@@ -104,6 +104,10 @@ error_code tls_client::failure(int ret, bool& wants_input) {
     }
 }
 
+bool tls_client::has_buffered_input() const {
+    return SSL_pending(ssl_) > 0 || BIO_ctrl_pending(in_) > 0;
+}
+
 asio::awaitable<error_code> tls_client::flush() {
     char* data = nullptr;
     const long pending = BIO_get_mem_data(out_, &data);

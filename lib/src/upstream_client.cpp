@@ -21,6 +21,7 @@
 
 #include "synergy_tokend/authority.hpp"
 #include "synergy_tokend/deadline_watchdog.hpp"
+#include "synergy_tokend/reply_reader.hpp"
 #include "synergy_tokend/tls_client.hpp"
 
 namespace synergy_tokend {
@@ -38,6 +39,7 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_upstream_body = 8 * 1024 * 1024;
+constexpr std::uint32_t max_upstream_header = 64 * 1024; // per reply, interim ones included
 
 class upstream_category_impl final : public boost::system::error_category {
 public:
@@ -138,6 +140,15 @@ struct upstream_client::connection {
     void start(steady::time_point until) { watchdog.arm(until); }
     void finish() { watchdog.disarm(); }
     bool timed_out() const { return watchdog.expired(); }
+    // Anything to read on a connection with no request outstanding: buffered by us, by the TLS
+    // client, or waiting in the socket (which is also how a FIN or a reset shows).
+    bool has_unsolicited_input() {
+        if (buffer.size() != 0 || (tls && tls->has_buffered_input()))
+            return true;
+        error_code ec;
+        const std::size_t waiting = socket.available(ec);
+        return ec || waiting != 0;
+    }
     // Closed by close() or by the watchdog: never to be used or pooled again.
     bool closed() const { return closed_; }
     void close() {
@@ -321,6 +332,16 @@ upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstrea
             // Most recently used first: it is the least likely to have been closed by upstream.
             auto conn = std::move(idle_.back());
             idle_.pop_back();
+            // Bytes that arrived on an idle connection answer no request of ours (a reply
+            // longer than its framing said, or upstream closing it): whatever they are, they
+            // must never be read as the next request's reply.
+            if (conn->has_unsolicited_input()) {
+                ++stats_.discarded_connections;
+                conn->close();
+                --open_;
+                slot_freed_.cancel();
+                continue;
+            }
             co_return conn;
         }
         if (open_ < cfg_.max_connections) {
@@ -382,10 +403,10 @@ constexpr std::size_t read_chunk = 8 * 1024; // bytes of reply asked for per rea
 
 } // namespace
 
-// Writes the request and reads the whole reply into `parser`, parsing the bytes already read
-// first (none, unless upstream sent more than one reply).
+// Writes the request and reads until `reader` has a final response or an error, parsing the
+// bytes already read first (there are none: a connection with bytes left over is never reused).
 asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::string& wire,
-                                                      reply_parser& parser) {
+                                                      reply_reader& reader) {
     error_code ec;
     // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
     if (c.tls) {
@@ -399,15 +420,9 @@ asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::
     // The reply cannot be there yet. Let the work that is ready run first: by then it often is,
     // and the first read finds it instead of costing a recv that finds nothing and a wait.
     co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
-    parser.eager(true); // the body too, as soon as its bytes are there
     for (;;) {
-        if (c.buffer.size() != 0) {
-            c.buffer.consume(parser.put(c.buffer.data(), ec));
-            if (ec == http::error::need_more)
-                ec = {};
-            if (ec || parser.is_done())
-                co_return ec;
-        }
+        if (reader.feed(c.buffer) != reply_reader::state::need_more)
+            co_return reader.error();
         const auto space = c.buffer.prepare(read_chunk);
         std::pair<error_code, std::size_t> got;
         if (c.tls) {
@@ -416,25 +431,36 @@ asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::
             auto [rec, n] = co_await c.socket.async_read_some(space, use_nothrow);
             got = {rec, n};
         }
-        if (got.first == asio::error::eof) {
-            // A reply may end with the connection; one cut short is a partial message.
-            if (!parser.got_some())
-                co_return http::error::end_of_stream;
-            parser.put_eof(ec);
-            co_return ec;
+        if (got.first) {
+            // The end of the stream: clean with TLS close_notify (asio::error::eof from the TLS
+            // client; a TCP close without it is stream_truncated) or a FIN on plain HTTP. A read
+            // error keeps its own code when nothing of a reply had come yet, so that the caller
+            // can tell a dead kept-alive connection from a failed exchange.
+            const bool clean = got.first == asio::error::eof;
+            if (!clean && !reader.got_some())
+                co_return got.first;
+            reader.end_of_stream(clean);
+            co_return reader.error();
         }
-        if (got.first)
-            co_return got.first;
         c.buffer.commit(got.second);
     }
 }
 
 namespace {
 
+// The connection was closed or reset under the request, as a kept-alive connection that upstream
+// closed while it was idle is.
 bool connection_level_failure(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+    return ec == reply_errc::closed_before_reply || ec == asio::error::eof ||
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-           ec == ssl::error::stream_truncated || ec == asio::error::connection_aborted;
+           ec == ssl::error::stream_truncated || ec == asio::error::connection_aborted ||
+           ec == asio::error::not_connected;
+}
+
+bool is_parse_failure(const error_code& ec) {
+    return ec.category() == http::make_error_code(http::error::bad_version).category() ||
+           ec == reply_errc::unexpected_upgrade || ec == reply_errc::too_many_interim ||
+           ec == reply_errc::bad_status;
 }
 
 } // namespace
@@ -446,46 +472,51 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
     ++stats_.requests;
 
     const std::string wire = serialise_request(request, url_);
+    const bool head = request.method == http::verb::head;
 
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        auto conn = co_await acquire(deadline, result);
-        if (!conn)
-            break;
-        const bool was_reused = conn->reused;
-        reply_parser parser;
-        parser.body_limit(max_upstream_body);
-        conn->start(deadline);
-        const error_code ec = co_await exchange(*conn, wire, parser);
-        if (!ec) {
-            result.response = parser.release();
-            const bool reusable = result.response.keep_alive();
-            conn->finish();
-            release(std::move(conn), reusable);
-            result.ec = {};
-            result.detail.clear();
+    // Each pass takes one connection. A kept-alive one found dead before any byte of the reply
+    // is closed and the request sent again on the next (nothing reached upstream's application:
+    // safe for a POST as for a GET). A fresh connection is never retried here, so the loop ends
+    // after at most max_connections reused ones and one fresh one, and always with an outcome.
+    for (std::size_t pass = 0;; ++pass) {
+        if (pass > cfg_.max_connections || std::chrono::steady_clock::now() >= deadline) {
+            result.ec = upstream_errc::timeout;
+            result.detail = "no complete reply within upstream.request_timeout_ms";
             break;
         }
-        const bool nothing_received = !parser.got_some();
+        auto conn = co_await acquire(deadline, result);
+        if (!conn)
+            break; // acquire() set the error
+        const bool was_reused = conn->reused;
+        reply_reader reader(max_upstream_body, max_upstream_header, head);
+        conn->start(deadline);
+        const error_code ec = co_await exchange(*conn, wire, reader);
+        if (!ec && reader.current() == reply_reader::state::done) {
+            const bool reusable = reader.reusable(conn->buffer);
+            result.response = reader.take();
+            result.ec = {};
+            result.detail.clear();
+            conn->finish();
+            release(std::move(conn), reusable);
+            break;
+        }
+        const bool nothing_received = !reader.got_some();
         const bool timed_out = conn->timed_out();
         release(std::move(conn), false);
-        // A kept-alive connection upstream had already closed: try a fresh one, for requests that
-        // are safe to repeat (a token POST may have reached upstream; its own retry logic runs).
-        if (was_reused && nothing_received && connection_level_failure(ec) &&
-            request.method == http::verb::get)
+        if (was_reused && nothing_received && !timed_out && connection_level_failure(ec)) {
+            ++stats_.resent;
             continue;
+        }
         if (timed_out) {
             result.ec = upstream_errc::timeout;
             result.detail = "no complete reply within upstream.request_timeout_ms";
-        } else if (connection_level_failure(ec)) {
-            result.ec = upstream_errc::connection_lost;
-            result.detail = ec.message();
-        } else if (ec.category() == http::make_error_code(http::error::bad_version).category() ||
-                   ec == http::error::body_limit) {
+        } else if (is_parse_failure(ec) || ec == http::error::body_limit ||
+                   ec == http::error::header_limit) {
             result.ec = upstream_errc::bad_response;
             result.detail = ec.message();
         } else {
             result.ec = upstream_errc::connection_lost;
-            result.detail = ec.message();
+            result.detail = ec ? ec.message() : std::string("no reply");
         }
         break;
     }

@@ -53,6 +53,10 @@ public:
     boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>>
     read_some(boost::asio::mutable_buffer out);
 
+    // Bytes of the peer's already read from the socket but not yet returned by read_some()
+    // (decrypted data, or records not yet decrypted): a connection with any is not idle.
+    bool has_buffered_input() const;
+
     SSL* native_handle() const { return ssl_; }
 
 private:

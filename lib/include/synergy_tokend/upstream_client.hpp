@@ -4,8 +4,14 @@
 //   TLS >= 1.2. A failed handshake reports OpenSSL's reason ("certificate verify failed: ...").
 // - Pool: at most `max_connections` connections open at once; a request beyond that waits for a
 //   free one (within request_timeout). Kept-alive connections are reused and closed after
-//   `idle_timeout` unused. A GET on a reused connection that turns out closed before any reply
-//   byte was read is retried once on a fresh connection.
+//   `idle_timeout` unused. A connection goes back to the pool only when its last reply was a
+//   complete final response that allows keep-alive with nothing left over (reply_reader.hpp),
+//   and an idle one on which bytes arrived (or the peer's close) is closed, never reused: no
+//   request is ever answered with bytes that belong to another.
+// - One outcome per send(): a complete final response (interim 1xx skipped, any status code
+//   100..999 kept as a number with its reason phrase), or an error. A request whose kept-alive
+//   connection turns out closed before any byte of the reply is sent again on the next
+//   connection (GET and POST alike: nothing reached upstream), within request_timeout.
 // - Timeouts: connect_timeout for resolve + connect + handshake, request_timeout for the queue
 //   wait and for write + read of the exchange.
 //
@@ -26,13 +32,13 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/metrics.hpp"
+#include "synergy_tokend/reply_reader.hpp"
 
 namespace synergy_tokend {
 
@@ -101,9 +107,8 @@ private:
                                                    upstream_result& failure);
     boost::asio::awaitable<connection_ptr> connect(upstream_result& failure);
     void release(connection_ptr conn, bool reusable);
-    using reply_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
     static boost::asio::awaitable<boost::system::error_code>
-    exchange(connection& c, const std::string& wire, reply_parser& parser);
+    exchange(connection& c, const std::string& wire, reply_reader& reader);
     void close_expired_idle();
     static boost::asio::awaitable<void> reap_idle(upstream_client* self);
 

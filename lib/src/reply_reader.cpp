@@ -1,0 +1,147 @@
+#include "synergy_tokend/reply_reader.hpp"
+
+#include <string>
+
+#include <boost/beast/http/error.hpp>
+
+namespace synergy_tokend {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+class reply_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "upstream reply"; }
+    std::string message(int ev) const override {
+        switch (static_cast<reply_errc>(ev)) {
+        case reply_errc::closed_before_reply:
+            return "upstream closed the connection before replying";
+        case reply_errc::truncated:
+            return "upstream's reply was cut short (the connection ended inside it)";
+        case reply_errc::unexpected_upgrade:
+            return "upstream answered 101 Switching Protocols to a plain request";
+        case reply_errc::too_many_interim:
+            return "upstream sent too many interim (1xx) replies";
+        case reply_errc::bad_status:
+            return "upstream sent a status code below 100";
+        }
+        return "unknown upstream reply error";
+    }
+};
+
+} // namespace
+
+const boost::system::error_category& reply_category() {
+    static const reply_category_impl instance;
+    return instance;
+}
+
+error_code make_error_code(reply_errc e) {
+    return {static_cast<int>(e), reply_category()};
+}
+
+reply_reader::reply_reader(std::uint64_t body_limit, std::uint32_t header_limit, bool head_request)
+    : body_limit_(body_limit)
+    , header_limit_(header_limit)
+    , head_request_(head_request) {
+    start_message();
+}
+
+void reply_reader::start_message() {
+    parser_.emplace();
+    parser_->body_limit(body_limit_);
+    parser_->header_limit(header_limit_);
+    parser_->eager(true); // the body too, as soon as its bytes are there
+    if (head_request_)
+        parser_->skip(true);
+}
+
+reply_reader::state reply_reader::fail(error_code ec) {
+    error_ = ec;
+    state_ = state::failed;
+    parser_.reset();
+    return state_;
+}
+
+bool reply_reader::on_message_done() {
+    const unsigned status = parser_->get().result_int();
+    if (status < 100) {
+        fail(reply_errc::bad_status);
+        return true;
+    }
+    if (status / 100 != 1) {
+        state_ = state::done;
+        return true;
+    }
+    if (status == 101) {
+        fail(reply_errc::unexpected_upgrade);
+        return true;
+    }
+    if (++interim_ > max_interim) {
+        fail(reply_errc::too_many_interim);
+        return true;
+    }
+    start_message(); // the final reply follows
+    return false;
+}
+
+reply_reader::state reply_reader::feed(beast::flat_buffer& buffer) {
+    while (state_ == state::need_more && buffer.size() != 0) {
+        error_code ec;
+        const std::size_t used = parser_->put(buffer.data(), ec);
+        buffer.consume(used);
+        if (used != 0 || parser_->got_some())
+            got_some_ = true;
+        if (ec == http::error::need_more) {
+            if (used == 0)
+                break; // an incomplete element: wait for more bytes
+            continue;
+        }
+        if (ec)
+            return fail(ec);
+        if (parser_->is_done()) {
+            if (on_message_done())
+                break;
+        } else if (used == 0) {
+            break;
+        }
+    }
+    // A byte that arrived but could not be parsed yet (a partial status line) is still a reply
+    // begun: the request reached upstream.
+    if (buffer.size() != 0)
+        got_some_ = true;
+    return state_;
+}
+
+reply_reader::state reply_reader::end_of_stream(bool clean) {
+    if (state_ != state::need_more)
+        return state_;
+    if (!got_some_)
+        return fail(reply_errc::closed_before_reply);
+    if (!clean)
+        return fail(reply_errc::truncated);
+    // Only a body that runs to the end of the stream may end here; any other message is short.
+    if (!parser_->is_header_done() || !parser_->need_eof())
+        return fail(reply_errc::truncated);
+    error_code ec;
+    parser_->put_eof(ec);
+    if (ec || !parser_->is_done())
+        return fail(reply_errc::truncated);
+    ended_by_eof_ = true;
+    on_message_done(); // a final reply: a 1xx has no body to end with the stream
+    return state_;
+}
+
+bool reply_reader::reusable(const beast::flat_buffer& buffer) const {
+    return state_ == state::done && !ended_by_eof_ && buffer.size() == 0 && parser_ &&
+           parser_->keep_alive();
+}
+
+reply_reader::response reply_reader::take() {
+    return parser_->release();
+}
+
+} // namespace synergy_tokend
