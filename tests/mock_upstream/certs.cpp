@@ -3,7 +3,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
@@ -231,6 +234,35 @@ generated_certs generate_certs(fs::path dir) {
     write_file(certs.untrusted_ca_file, to_pem(untrusted_ca.get()), 0644);
     // Last: a test that sees ca.pem may rely on the others being complete.
     write_file(certs.ca_file, to_pem(ca.get()), 0644);
+    return certs;
+}
+
+generated_certs reuse_or_generate_certs(fs::path dir) {
+    if (dir.empty())
+        return generate_certs(std::move(dir));
+    generated_certs certs;
+    const fs::path absolute = fs::absolute(dir);
+    certs.ca_file = absolute / "ca.pem";
+    certs.untrusted_ca_file = absolute / "untrusted-ca.pem";
+    certs.server_cert_file = absolute / "server.pem";
+    certs.server_key_file = absolute / "server-key.pem";
+    auto read = [](const fs::path& file) -> std::optional<std::string> {
+        std::ifstream in(file, std::ios::binary);
+        if (!in)
+            return std::nullopt;
+        std::ostringstream content;
+        content << in.rdbuf();
+        return content.str();
+    };
+    for (const fs::path* file : {&certs.ca_file, &certs.untrusted_ca_file})
+        if (!read(*file))
+            return generate_certs(std::move(dir));
+    auto cert = read(certs.server_cert_file);
+    auto key = read(certs.server_key_file);
+    if (!cert || !key || cert->empty() || key->empty())
+        return generate_certs(std::move(dir));
+    certs.server_cert_pem = std::move(*cert);
+    certs.server_key_pem = std::move(*key);
     return certs;
 }
 

@@ -28,6 +28,11 @@ struct generated_certs {
 // (with OpenSSL's reason) or the file that could not be written.
 generated_certs generate_certs(std::filesystem::path dir);
 
+// The certificates an earlier generate_certs(dir) left in dir, read back, so that a mock restarted
+// on the same port (--reuse-certs) is trusted by clients that trust the first one's ca.pem. Falls
+// back to generate_certs(dir) when any of the four files is missing. Throws as generate_certs.
+generated_certs reuse_or_generate_certs(std::filesystem::path dir);
+
 // A server context for the generated certificate: TLS 1.2 or later.
 boost::asio::ssl::context make_server_tls_context(const generated_certs& certs);
 

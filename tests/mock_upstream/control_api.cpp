@@ -150,6 +150,15 @@ std::optional<std::string> apply_settings(settings& config, const json::object& 
             if (!n || *n < 0)
                 return "delay_ms: expected an integer >= 0";
             next.delay = std::chrono::milliseconds{*n};
+        } else if (key == "keepalive_idle_ms") {
+            if (value.is_null()) {
+                next.keepalive_idle.reset();
+                continue;
+            }
+            const auto n = as_integer(value);
+            if (!n || *n < 1)
+                return "keepalive_idle_ms: expected an integer >= 1, or null";
+            next.keepalive_idle = std::chrono::milliseconds{*n};
         } else {
             return "unknown setting: " + std::string(key);
         }
@@ -176,7 +185,8 @@ fault_or_error parse_fault(const json::object& spec) {
     const json::value* mode = spec.if_contains("mode");
     if (mode == nullptr || !mode->is_string())
         return fail("mode: expected one of status, malformed, no_token, drop, truncate, delay, "
-                    "stall, stall_body");
+                    "stall, stall_body, interim, extra_bytes, eof_body, connection_close, "
+                    "short_body, headers_then_close, byte_records");
     const std::string_view m = mode->get_string();
     if (m == "status")
         f.mode = fault_mode::status;
@@ -194,6 +204,20 @@ fault_or_error parse_fault(const json::object& spec) {
         f.mode = fault_mode::stall;
     else if (m == "stall_body")
         f.mode = fault_mode::stall_body;
+    else if (m == "interim")
+        f.mode = fault_mode::interim;
+    else if (m == "extra_bytes")
+        f.mode = fault_mode::extra_bytes;
+    else if (m == "eof_body")
+        f.mode = fault_mode::eof_body;
+    else if (m == "connection_close")
+        f.mode = fault_mode::connection_close;
+    else if (m == "short_body")
+        f.mode = fault_mode::short_body;
+    else if (m == "headers_then_close")
+        f.mode = fault_mode::headers_then_close;
+    else if (m == "byte_records")
+        f.mode = fault_mode::byte_records;
     else
         return fail("mode: unknown mode \"" + std::string(m) + "\"");
 
@@ -219,8 +243,8 @@ fault_or_error parse_fault(const json::object& spec) {
                 return fail("endpoint: expected \"token\", \"info\" or \"any\"");
         } else if (key == "status") {
             const auto n = as_integer(value);
-            if (!n || *n < 200 || *n > 599)
-                return fail("status: expected an integer from 200 to 599");
+            if (!n || *n < 200 || *n > 999)
+                return fail("status: expected an integer from 200 to 999");
             f.status = static_cast<unsigned>(*n);
             has_status = true;
         } else if (key == "retry_after") {
@@ -244,6 +268,37 @@ fault_or_error parse_fault(const json::object& spec) {
                 return fail("delay_ms: expected an integer >= 0");
             f.delay = std::chrono::milliseconds{*n};
             has_delay = true;
+        } else if (key == "reason") {
+            if (value.is_null())
+                f.reason.reset();
+            else if (value.is_string())
+                f.reason = std::string(value.get_string());
+            else
+                return fail("reason: expected a string or null");
+        } else if (key == "interim") {
+            const json::array* codes = value.if_array();
+            if (codes == nullptr)
+                return fail("interim: expected an array of status codes 100 to 199 but 101");
+            f.interim.clear();
+            for (const json::value& code : *codes) {
+                const auto n = as_integer(code);
+                if (!n || *n < 100 || *n > 199 || *n == 101)
+                    return fail("interim: expected an array of status codes 100 to 199 but 101");
+                f.interim.push_back(static_cast<unsigned>(*n));
+            }
+        } else if (key == "extra") {
+            if (!value.is_string())
+                return fail("extra: expected a string");
+            f.extra = std::string(value.get_string());
+        } else if (key == "close_notify" || key == "byte_records") {
+            if (!value.is_bool())
+                return fail(std::string(key) + ": expected a boolean");
+            (key == "close_notify" ? f.close_notify : f.byte_records) = value.get_bool();
+        } else if (key == "gap_ms") {
+            const auto n = as_integer(value);
+            if (!n || *n < 0 || *n > 60'000)
+                return fail("gap_ms: expected an integer from 0 to 60000");
+            f.gap = std::chrono::milliseconds{*n};
         } else {
             return fail("unknown key: " + std::string(key));
         }

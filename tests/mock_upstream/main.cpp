@@ -3,6 +3,7 @@
 //
 // COMMAND LINE
 //   synergy-auth-mock [--plain] [--host 127.0.0.1] [--port N] [--control-port N] [--cert-dir DIR]
+//                     [--reuse-certs]
 //   The API port speaks TLS (1.2 or later) unless --plain; the control port is always plain HTTP.
 //   Port 0 (the default) is ephemeral. Bad arguments: a message and usage on stderr, exit 2; a
 //   failure at start (a port in use, an unwritable DIR): a message, exit 1. SIGTERM and SIGINT
@@ -12,7 +13,9 @@
 //   In DIR (default: a fresh mkdtemp directory under $TMPDIR or /tmp; files are left there):
 //   ca.pem (the CA that signed the server certificate), untrusted-ca.pem (an unrelated CA),
 //   server.pem (SAN DNS:localhost, IP:127.0.0.1, IP:::1), server-key.pem (0600). Valid from an
-//   hour ago for a day.
+//   hour ago for a day. --reuse-certs (with --cert-dir): the certificates an earlier start left in
+//   DIR are used instead, when all four are there, so that a mock restarted on the same ports is
+//   trusted by a client that trusts the first one's ca.pem.
 //
 // READY LINE: once both ports listen, exactly one line on stdout, flushed (HOST:PORT as bound,
 // "[::1]:PORT" for IPv6; paths absolute):
@@ -27,13 +30,16 @@
 //       {"data":{"token":JWT,"tokenType":"bearer","expiresIn":3600},"meta":{...}}, the JWT being
 //       {"alg":"HS256","typ":"JWT"} . {"iss":"synergy-auth-mock","sub":<8 hex of SHA-256 of the
 //       identity>,"product","customerId",["scopes"],"iat","exp","jti"} . 32 random bytes
-//       (base64url, no padding). exp = iat + lifetime_s whatever the expiresIn form.
+//       (base64url, no padding). exp = iat + lifetime_s whatever the expiresIn form. The payload
+//       also has "rid": the X-Mock-Request-Id of the token request that minted it.
 //   GET /v1/info/scopes/authorized | scopes/available | access/authorized | access/available
 //       (query ignored) need "Authorization: Bearer T", T issued here, unexpired (now < exp) and
 //       not revoked, else 401 NOT_AUTHORISED. scopes/authorized: the token's scopes, or
 //       ["read:organization"] if it has none; scopes/available: ["read:organization",
 //       "read:games"]; access/*: the AccessListResponse example for a "datacore" token, else 403
-//       NOT_AUTHORISED "only for datacore tokens".
+//       NOT_AUTHORISED "only for datacore tokens". Every 200 has, after meta, "mock":{"requestId":
+//       <X-Mock-Request-Id>,"query":<the query, without '?'>,"sub":<the bearer token's sub>,
+//       "tokenRequestId":<its rid>}: whose reply it is, so a test can tag requests by query.
 //   Errors use the upstream envelope {"error":{"code","message","errors":[{"code","message",
 //   "reason"}]},"meta":{...}}; wrong method on a known path: 405 ERROR; unknown path: 404
 //   NOT_FOUND; body over 1 MiB: 413. meta is {"code","codeVersion":"mock","generationTime":0.001,
@@ -55,7 +61,10 @@
 //                                  expires_in_raw (any JSON, serialized by Boost.JSON),
 //                                  jwt_exp (bool, true), token_type (string|null, "bearer"),
 //                                  valid_identity_tokens (array|null, null), delay_ms (int, 0:
-//                                  waited before every API reply). Unknown key: 400.
+//                                  waited before every API reply), keepalive_idle_ms (int >= 1
+//                                  |null, null: an API connection that has served a request and
+//                                  waits longer for the next is closed, close_notify then FIN).
+//                                  Unknown key: 400.
 //   POST /control/fault           {"mode","count":1,"endpoint":"token", ...}: the next count
 //                                  matching API requests (-1: until cleared) get the fault.
 //                                  Faults queue: a request takes the first that matches its
@@ -68,7 +77,31 @@
 //                                  close), "delay" (with "delay_ms", then the normal reply),
 //                                  "stall" (never answer, hold the connection), "stall_body"
 //                                  (full Content-Length, half the body, then hold the
-//                                  connection, never sending the rest). Unknown key: 400.
+//                                  connection, never sending the rest). "status" takes 200 to 999
+//                                  and optional "reason" (string|null): the reason phrase, "" for
+//                                  none ("HTTP/1.1 299 \r\n"); without it, Beast's name for a code
+//                                  Beast knows, none for others (299, 418, 520, 999 ...).
+//                                  The hostile but legal upstream, written as raw bytes:
+//                                  "interim" ("interim": [1xx codes but 101], default [100,103];
+//                                  103 with two Link headers; then the normal reply),
+//                                  "extra_bytes" (the normal reply, keep-alive, followed in the
+//                                  same write by "extra" (string), default a complete second
+//                                  200 reply whose token has sub/product/customerId "bogus" and
+//                                  whose "mock" tag has query "bogus" and requestId 0),
+//                                  "eof_body" (the normal reply without Content-Length,
+//                                  "Connection: close", the body, then the end),
+//                                  "connection_close" (the normal reply with "Connection: close",
+//                                  then the end), "short_body" (full Content-Length, half the
+//                                  body, then the end), "headers_then_close" (full
+//                                  Content-Length, no body, then the end), "byte_records" (the
+//                                  normal reply, one byte per write, TCP_NODELAY). Options:
+//                                  "close_notify" (bool, true: the end is TLS close_notify then
+//                                  FIN; false: a bare TCP close, a truncation), "gap_ms" (int,
+//                                  0: for interim, a pause before each write after the first;
+//                                  for extra_bytes, the extra bytes go in a write of their own,
+//                                  that long after the reply), "byte_records" (bool, false: any
+//                                  mode that sends a reply sends it one byte per write).
+//                                  Unknown key: 400.
 //   POST /control/clear-faults
 //   POST /control/down            {"seconds":S} optional: close the API port (new connections
 //                                  are refused) and every API connection; reopen the same port
@@ -109,7 +142,7 @@ namespace mock = synergy_auth_mock;
 
 constexpr std::string_view usage =
     "usage: synergy-auth-mock [--plain] [--host 127.0.0.1] [--port N] [--control-port N] "
-    "[--cert-dir DIR]\n";
+    "[--cert-dir DIR] [--reuse-certs]\n";
 
 struct arguments {
     bool plain = false;
@@ -117,6 +150,7 @@ struct arguments {
     unsigned short api_port = 0;
     unsigned short control_port = 0;
     std::filesystem::path cert_dir; // empty: a fresh temporary directory
+    bool reuse_certs = false;
 };
 
 std::optional<unsigned short> parse_port(std::string_view text) {
@@ -148,6 +182,8 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
 
         if (option == "--plain" && !value) {
             args.plain = true;
+        } else if (option == "--reuse-certs" && !value) {
+            args.reuse_certs = true;
         } else if (option == "--help" || option == "-h") {
             std::cout << usage;
             std::exit(0);
@@ -188,7 +224,9 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     try {
-        const mock::generated_certs certs = mock::generate_certs(args->cert_dir);
+        const mock::generated_certs certs = args->reuse_certs
+                                                ? mock::reuse_or_generate_certs(args->cert_dir)
+                                                : mock::generate_certs(args->cert_dir);
         std::optional<asio::ssl::context> tls;
         if (!args->plain)
             tls.emplace(mock::make_server_tls_context(certs));

@@ -108,8 +108,13 @@ std::string meta(unsigned code) {
            meta_time(system_clock::now()) + R"(","version":1})";
 }
 
-std::string data_envelope(std::string_view data_json, unsigned code) {
-    return R"({"data":)" + std::string(data_json) + R"(,"meta":)" + meta(code) + "}";
+// `tag_json`, when given, goes in as "mock": what identifies the reply (see info_reply).
+std::string data_envelope(std::string_view data_json, unsigned code,
+                          std::string_view tag_json = {}) {
+    std::string out = R"({"data":)" + std::string(data_json) + R"(,"meta":)" + meta(code);
+    if (!tag_json.empty())
+        out += R"(,"mock":)" + std::string(tag_json);
+    return out + "}";
 }
 
 std::string error_envelope(unsigned code, std::string_view message, std::string_view reason) {
@@ -249,7 +254,7 @@ std::optional<rejection> check_call(const settings& config, const token_call& ca
     return std::nullopt;
 }
 
-std::string issue_token(mock_state& state, const token_call& call) {
+std::string issue_token(mock_state& state, const token_call& call, std::uint64_t request_id) {
     const std::int64_t iat = unix_seconds(system_clock::now());
     const std::int64_t exp = iat + state.config.lifetime.count();
 
@@ -265,15 +270,18 @@ std::string issue_token(mock_state& state, const token_call& call) {
     if (state.config.jwt_exp)
         payload["exp"] = exp;
     payload["jti"] = ++state.last_jti;
+    payload["rid"] = request_id;
 
     std::string token = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
                         base64url(json::serialize(payload)) + "." + base64url(random_bytes(32));
-    state.tokens[token] = issued_token{exp, call.product, call.scopes, false};
+    state.tokens[token] =
+        issued_token{exp, short_hash(call.identity), request_id, call.product, call.scopes, false};
     return token;
 }
 
 // `issued` is set when the reply carries a new token.
-response token_reply(mock_state& state, const request& req, bool& issued) {
+response token_reply(mock_state& state, const request& req, std::uint64_t request_id,
+                     bool& issued) {
     auto parsed = parse_token_call(req.body());
     if (auto* rejected = std::get_if<rejection>(&parsed))
         return error_response(rejected->status, rejected->message, rejected->reason);
@@ -281,7 +289,7 @@ response token_reply(mock_state& state, const request& req, bool& issued) {
     if (auto rejected = check_call(state.config, call))
         return error_response(rejected->status, rejected->message, rejected->reason);
 
-    json::object data{{"token", issue_token(state, call)}};
+    json::object data{{"token", issue_token(state, call, request_id)}};
     issued = true;
     if (state.config.token_type)
         data["tokenType"] = *state.config.token_type;
@@ -321,7 +329,10 @@ std::string_view bearer_token(const request& req) {
     return token;
 }
 
-response info_reply(mock_state& state, std::string_view path, const request& req) {
+// A 200 carries "mock":{"requestId","query","sub","tokenRequestId"}: this request's id and
+// query, and whom the bearer token was minted for, so that a test can tell whose reply it got.
+response info_reply(mock_state& state, std::string_view path, const request& req,
+                    std::uint64_t request_id) {
     const std::string_view bearer = bearer_token(req);
     if (bearer.empty())
         return error_response(401, "missing bearer token", "NOT_AUTHORISED");
@@ -334,17 +345,23 @@ response info_reply(mock_state& state, std::string_view path, const request& req
     if (unix_seconds(system_clock::now()) >= token.expires_at)
         return error_response(401, "token expired", "NOT_AUTHORISED");
 
+    const std::string tag = json::serialize(json::object{
+        {"requestId", request_id},
+        {"query", split_target(req.target()).second},
+        {"sub", token.sub},
+        {"tokenRequestId", token.request_id},
+    });
     if (path == scopes_authorized_path) {
         json::array scopes{"read:organization"};
         if (token.scopes && !token.scopes->empty())
             scopes = json::value_from(*token.scopes).as_array();
-        return make_response(200, data_envelope(json::serialize(scopes), 200));
+        return make_response(200, data_envelope(json::serialize(scopes), 200, tag));
     }
     if (path == scopes_available_path)
-        return make_response(200, data_envelope(R"(["read:organization","read:games"])", 200));
+        return make_response(200, data_envelope(R"(["read:organization","read:games"])", 200, tag));
     if (token.product != "datacore")
         return error_response(403, "only for datacore tokens", "NOT_AUTHORISED");
-    return make_response(200, data_envelope(access_list_data, 200));
+    return make_response(200, data_envelope(access_list_data, 200, tag));
 }
 
 // ---- routing ----
@@ -355,18 +372,19 @@ response method_not_allowed(http::verb allowed) {
     return res;
 }
 
-response normal_reply(mock_state& state, const request& req, bool& issued) {
+response normal_reply(mock_state& state, const request& req, std::uint64_t request_id,
+                      bool& issued) {
     const std::string_view path = split_target(req.target()).first;
     if (path == token_path) {
         if (req.method() != http::verb::post)
             return method_not_allowed(http::verb::post);
-        return token_reply(state, req, issued);
+        return token_reply(state, req, request_id, issued);
     }
     if (path == scopes_authorized_path || path == scopes_available_path ||
         path == access_authorized_path || path == access_available_path) {
         if (req.method() != http::verb::get)
             return method_not_allowed(http::verb::get);
-        return info_reply(state, path, req);
+        return info_reply(state, path, req, request_id);
     }
     return error_response(404, "no such endpoint: " + std::string(path), "NOT_FOUND");
 }
@@ -389,18 +407,152 @@ std::string_view to_string(fault_mode mode) {
         return "stall";
     case fault_mode::stall_body:
         return "stall_body";
+    case fault_mode::interim:
+        return "interim";
+    case fault_mode::extra_bytes:
+        return "extra_bytes";
+    case fault_mode::eof_body:
+        return "eof_body";
+    case fault_mode::connection_close:
+        return "connection_close";
+    case fault_mode::short_body:
+        return "short_body";
+    case fault_mode::headers_then_close:
+        return "headers_then_close";
+    case fault_mode::byte_records:
+        return "byte_records";
     }
     return "?";
 }
 
-api_outcome fault_outcome(mock_state& state, const fault& f, const request& req, bool& issued) {
+// Beast's name for a status it knows, else "" (Beast itself would write "<unknown-status>").
+std::string_view standard_reason(unsigned status) {
+    if (http::int_to_status(status) == http::status::unknown)
+        return {};
+    return http::obsolete_reason(http::int_to_status(status));
+}
+
+// The status line and header block of `res`, as sent: "HTTP/1.1 299 \r\n" when reason is "".
+std::string wire_head(const response& res, std::string_view reason) {
+    std::string out = "HTTP/" + std::to_string(res.version() / 10) + "." +
+                      std::to_string(res.version() % 10) + " " + std::to_string(res.result_int()) +
+                      " " + std::string(reason) + "\r\n";
+    for (const auto& field : res)
+        out += std::string(field.name_string()) + ": " + std::string(field.value()) + "\r\n";
+    return out + "\r\n";
+}
+
+std::string interim_reply(unsigned status) {
+    // Beast 1.81 has no name for 103.
+    const std::string_view reason = status == 103 ? "Early Hints" : standard_reason(status);
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
+    if (status == 103)
+        out += "Link: </style.css>; rel=preload; as=style\r\nLink: </app.js>; rel=preload\r\n";
+    return out + "\r\n";
+}
+
+// What extra_bytes sends by default: a complete second reply, well formed for either endpoint,
+// whose token and tag belong to no request: whoever gets it got a reply meant for nobody.
+std::string bogus_reply() {
+    const std::int64_t now = unix_seconds(system_clock::now());
+    const json::object payload{{"iss", "synergy-auth-mock"},
+                               {"sub", "bogus"},
+                               {"product", "bogus"},
+                               {"customerId", "bogus"},
+                               {"iat", now},
+                               {"exp", now + 3600},
+                               {"jti", 0},
+                               {"rid", 0}};
+    const std::string token = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                              base64url(json::serialize(payload)) + "." +
+                              base64url(random_bytes(32));
+    const json::object data{{"token", token}, {"tokenType", "bearer"}, {"expiresIn", 3600}};
+    const std::string body = data_envelope(json::serialize(data), 200,
+                                           R"({"requestId":0,"query":"bogus","sub":"bogus"})");
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Mock-Request-Id: 0\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// The raw bytes of a hostile mode, for `res` already finalized (Content-Length set).
+raw_reply hostile_reply(const fault& f, response& res) {
+    raw_reply raw;
+    raw.gap = f.gap;
+    raw.byte_records = f.byte_records || f.mode == fault_mode::byte_records;
+    const raw_end close = f.close_notify ? raw_end::close_notify : raw_end::close_now;
+    const raw_end after_reply = res.keep_alive() ? raw_end::keep_alive : raw_end::close_notify;
+    const std::string_view reason = standard_reason(res.result_int());
+    switch (f.mode) {
+    case fault_mode::interim:
+        for (const unsigned status : f.interim)
+            raw.writes.push_back(interim_reply(status));
+        raw.writes.push_back(wire_head(res, reason) + res.body());
+        raw.end = after_reply;
+        break;
+    case fault_mode::extra_bytes: {
+        const std::string extra = f.extra.value_or(bogus_reply());
+        if (f.gap.count() > 0)
+            raw.writes = {wire_head(res, reason) + res.body(), extra};
+        else
+            raw.writes = {wire_head(res, reason) + res.body() + extra};
+        raw.end = after_reply;
+        break;
+    }
+    case fault_mode::eof_body:
+        res.erase(http::field::content_length);
+        res.keep_alive(false);
+        raw.writes = {wire_head(res, reason) + res.body()};
+        raw.end = close;
+        break;
+    case fault_mode::connection_close:
+        res.keep_alive(false);
+        raw.writes = {wire_head(res, reason) + res.body()};
+        raw.end = close;
+        break;
+    case fault_mode::short_body:
+        raw.writes = {wire_head(res, reason) + res.body().substr(0, res.body().size() / 2)};
+        raw.end = close;
+        break;
+    case fault_mode::headers_then_close:
+        raw.writes = {wire_head(res, reason)};
+        raw.end = close;
+        break;
+    default: // byte_records, and any reply sent byte by byte
+        raw.writes = {wire_head(res, reason) + res.body()};
+        raw.end = after_reply;
+        break;
+    }
+    return raw;
+}
+
+// An upstream that echoes what it was sent (for redaction tests): "{{request}}" in a status
+// fault's body becomes the request's Authorization value and body, escaped for a JSON string as
+// PHP's json_encode does it ('/' as "\/").
+std::string echo_request(std::string body, const request& req) {
+    constexpr std::string_view placeholder = "{{request}}";
+    const auto at = body.find(placeholder);
+    if (at == std::string::npos)
+        return body;
+    std::string echoed;
+    for (const char c : std::string(req[http::field::authorization]) + " " + req.body()) {
+        if (c == '"' || c == '\\' || c == '/')
+            echoed += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20)
+            echoed += c;
+    }
+    return body.replace(at, placeholder.size(), echoed);
+}
+
+api_outcome fault_outcome(mock_state& state, const fault& f, const request& req,
+                          std::uint64_t request_id, bool& issued) {
     api_outcome out;
     out.log_note = "fault=" + std::string(to_string(f.mode));
     switch (f.mode) {
     case fault_mode::status:
-        out.res = make_response(f.status,
-                                f.body.value_or(error_envelope(f.status, "mock fault", "ERROR")),
-                                f.content_type.value_or("application/json"));
+        out.res = make_response(
+            f.status,
+            echo_request(f.body.value_or(error_envelope(f.status, "mock fault", "ERROR")), req),
+            f.content_type.value_or("application/json"));
         if (f.retry_after)
             out.res.set(http::field::retry_after, *f.retry_after);
         break;
@@ -419,14 +571,24 @@ api_outcome fault_outcome(mock_state& state, const fault& f, const request& req,
         break;
     case fault_mode::truncate:
         out.action = api_action::truncate;
-        out.res = normal_reply(state, req, issued);
+        out.res = normal_reply(state, req, request_id, issued);
         break;
     case fault_mode::stall_body:
         out.action = api_action::stall_body;
-        out.res = normal_reply(state, req, issued);
+        out.res = normal_reply(state, req, request_id, issued);
         break;
     case fault_mode::delay:
-        out.res = normal_reply(state, req, issued);
+        out.res = normal_reply(state, req, request_id, issued);
+        break;
+    case fault_mode::interim:
+    case fault_mode::extra_bytes:
+    case fault_mode::eof_body:
+    case fault_mode::connection_close:
+    case fault_mode::short_body:
+    case fault_mode::headers_then_close:
+    case fault_mode::byte_records:
+        out.action = api_action::raw;
+        out.res = normal_reply(state, req, request_id, issued);
         break;
     }
     return out;
@@ -497,20 +659,42 @@ api_outcome finish_api_request(mock_state& state, const api_ticket& ticket, cons
     bool issued = false;
     api_outcome out;
     if (ticket.applied_fault)
-        out = fault_outcome(state, *ticket.applied_fault, req, issued);
+        out = fault_outcome(state, *ticket.applied_fault, req, ticket.request_id, issued);
     else
-        out.res = normal_reply(state, req, issued);
+        out.res = normal_reply(state, req, ticket.request_id, issued);
 
     unsigned status_sent = 0;
     std::string body_sent;
     if (out.action == api_action::reply || out.action == api_action::truncate ||
-        out.action == api_action::stall_body) {
+        out.action == api_action::stall_body || out.action == api_action::raw) {
         finalize(out.res, req, ticket.request_id);
+        const fault* f = ticket.applied_fault ? &*ticket.applied_fault : nullptr;
+        // A status line Beast cannot write (no reason, an unknown code, another reason), or a
+        // reply to be sent byte by byte: raw bytes.
+        if (out.action == api_action::reply && f != nullptr &&
+            (f->byte_records || (f->mode == fault_mode::status &&
+                                 (f->reason || standard_reason(f->status).empty())))) {
+            out.action = api_action::raw;
+            out.raw.writes = {
+                wire_head(out.res, f->reason.value_or(std::string(standard_reason(f->status)))) +
+                out.res.body()};
+            out.raw.byte_records = f->byte_records;
+            out.raw.end = out.res.keep_alive() ? raw_end::keep_alive : raw_end::close_notify;
+        } else if (out.action == api_action::raw) {
+            out.raw = hostile_reply(*f, out.res);
+        }
         body_sent = out.res.body();
-        if (out.action == api_action::reply)
-            status_sent = out.res.result_int();
-        else
+        const bool partial = out.action == api_action::truncate ||
+                             out.action == api_action::stall_body ||
+                             (f != nullptr && f->mode == fault_mode::short_body);
+        if (f != nullptr && f->mode == fault_mode::headers_then_close)
+            body_sent.clear();
+        else if (partial)
             body_sent.resize(body_sent.size() / 2);
+        else
+            status_sent = out.res.result_int();
+        if (f != nullptr && f->mode == fault_mode::eof_body && !f->close_notify)
+            status_sent = 0; // its end is a truncation: no complete reply
     }
 
     if (ticket.kind == endpoint::token) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -36,11 +37,31 @@ enum class api_action {
     drop,       // close without a reply
     stall,      // never reply
     stall_body, // send response's headers and half its body, then never the rest
+    raw,        // send raw.writes, then end as raw.end says
+};
+
+// How a raw reply ends once its bytes are written.
+enum class raw_end {
+    keep_alive,   // read the next request
+    close_notify, // TLS close_notify (plain HTTP: shutdown), then close
+    close_now,    // close the socket at once: no close_notify, a truncation for TLS
+};
+
+// Bytes the API sends as they are, for the hostile modes (interim replies, extra bytes, EOF
+// bodies, short bodies, status codes Beast has no name for).
+struct raw_reply {
+    std::vector<std::string> writes;  // in order, `gap` apart
+    std::chrono::milliseconds gap{0}; // before each write but the first
+    bool byte_records = false;        // each byte its own write (its own TLS record)
+    raw_end end = raw_end::keep_alive;
 };
 
 struct api_outcome {
     api_action action = api_action::reply;
-    response res; // complete (X-Mock-Request-Id, Content-Length) for reply, truncate, stall_body
+    // Complete (X-Mock-Request-Id, Content-Length) for reply, truncate, stall_body; for raw, the
+    // final reply as it is logged (the bytes sent are in raw).
+    response res;
+    raw_reply raw;
     std::string log_note; // e.g. "fault=drop", for the log line
 };
 

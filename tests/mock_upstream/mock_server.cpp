@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
@@ -67,6 +68,13 @@ std::optional<std::pair<unsigned, std::string>> read_error_reply(const beast::er
         return std::pair{400u, "malformed HTTP request: " + ec.message()};
     return std::nullopt;
 }
+
+// A wait for the next request on a kept-alive connection, cut short by a keep-alive timeout
+// (settings keepalive_idle). Shared with the timer's handler, which may outlive the wait.
+struct idle_watch {
+    beast::tcp_stream* stream; // null once the wait is over
+    bool fired = false;
+};
 
 // Counts a connection as open for the object's lifetime.
 class open_connection {
@@ -140,8 +148,21 @@ private:
 
         beast::error_code ec;
         std::size_t bytes = 0;
+        const std::shared_ptr<idle_watch> watch = watch_idle();
         tcp_layer().expires_after(options_.idle_timeout);
         std::tie(ec, bytes) = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+        if (watch) {
+            watch->stream = nullptr;
+            timer_.cancel();
+            if (watch->fired && ec && !membership_.closed()) {
+                log_line("api: keep-alive connection idle for " +
+                         std::to_string(
+                             state_.config.keepalive_idle.value_or(std::chrono::milliseconds{})
+                                 .count()) +
+                         " ms: closing");
+                co_return next::close;
+            }
+        }
         if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
             tcp_layer().expires_after(options_.idle_timeout);
@@ -181,7 +202,20 @@ private:
             const bool sent = co_await write(std::move(outcome.res));
             if (!sent)
                 co_return next::close_now;
+            ++served_;
             co_return keep_alive ? next::read_again : next::close;
+        }
+        case api_action::raw: {
+            const raw_end end = outcome.raw.end;
+            const bool sent = co_await write_raw(std::move(outcome.raw));
+            if (!sent)
+                co_return next::close_now;
+            ++served_;
+            if (end == raw_end::keep_alive)
+                co_return next::read_again;
+            if (end == raw_end::close_notify)
+                co_return next::close;
+            co_return next::close_now;
         }
         case api_action::truncate:
             co_await write_half(std::move(outcome.res));
@@ -202,13 +236,63 @@ private:
                            std::string(req.method_string()) + " " + std::string(path_of(req)) +
                            " -> ";
         if (outcome.action == api_action::reply || outcome.action == api_action::truncate ||
-            outcome.action == api_action::stall_body)
+            outcome.action == api_action::stall_body || outcome.action == api_action::raw)
             line += std::to_string(outcome.res.result_int());
         else
             line += "no reply";
         if (!outcome.log_note.empty())
             line += " (" + outcome.log_note + ")";
         log_line(line);
+    }
+
+    // Arms the keep-alive timeout when the settings have one and this connection waits for its
+    // second or later request; null otherwise. On expiry the pending read is cancelled.
+    std::shared_ptr<idle_watch> watch_idle() {
+        if (served_ == 0 || !state_.config.keepalive_idle || buffer_.size() > 0)
+            return nullptr;
+        auto watch = std::make_shared<idle_watch>(idle_watch{&tcp_layer()});
+        timer_.expires_after(*state_.config.keepalive_idle);
+        timer_.async_wait([watch](const beast::error_code& ec) {
+            if (ec || watch->stream == nullptr)
+                return;
+            watch->fired = true;
+            watch->stream->cancel();
+        });
+        return watch;
+    }
+
+    // False if the connection was closed meanwhile, or a write failed.
+    asio::awaitable<bool> write_raw(raw_reply raw) {
+        if (raw.byte_records) {
+            // One TLS record per byte is not enough: each must leave at once, not coalesced.
+            beast::error_code ignored;
+            tcp_layer().socket().set_option(tcp::no_delay(true), ignored);
+        }
+        for (std::size_t i = 0; i < raw.writes.size(); ++i) {
+            if (i > 0 && raw.gap.count() > 0) {
+                const bool still_open = co_await pause(raw.gap);
+                if (!still_open)
+                    co_return false;
+            }
+            const bool sent = co_await write_bytes(std::move(raw.writes[i]), raw.byte_records);
+            if (!sent)
+                co_return false;
+        }
+        co_return true;
+    }
+
+    // `bytes` in one write, or one write per byte.
+    asio::awaitable<bool> write_bytes(std::string bytes, bool byte_by_byte) {
+        const std::size_t step = byte_by_byte ? 1 : std::max<std::size_t>(bytes.size(), 1);
+        for (std::size_t at = 0; at < bytes.size(); at += step) {
+            tcp_layer().expires_after(options_.idle_timeout);
+            const auto [ec, written] = co_await asio::async_write(
+                stream_, asio::buffer(bytes.data() + at, std::min(step, bytes.size() - at)),
+                use_tuple);
+            if (ec || membership_.closed())
+                co_return false;
+        }
+        co_return true;
     }
 
     // False if the connection was closed meanwhile.
@@ -276,6 +360,7 @@ private:
     Stream stream_;
     asio::steady_timer timer_; // delays before a reply
     beast::flat_buffer buffer_;
+    std::uint64_t served_ = 0; // replies sent on this connection
     mock_state& state_;
     const server_options& options_;
     open_connection open_;

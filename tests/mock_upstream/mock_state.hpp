@@ -33,6 +33,9 @@ struct settings {
     // nullopt: any non-empty userIdentityToken is accepted; else only these (401 otherwise).
     std::optional<std::vector<std::string>> valid_identity_tokens;
     std::chrono::milliseconds delay{0}; // before every API reply
+    // Set: a connection that has served a request and waits longer than this for the next one
+    // is closed (TLS close_notify, then FIN), like a server's keep-alive timeout.
+    std::optional<std::chrono::milliseconds> keepalive_idle;
 };
 
 // Which API requests a fault applies to.
@@ -51,6 +54,14 @@ enum class fault_mode {
     delay,      // wait fault::delay, then reply normally
     stall,      // never reply; hold the connection until the client closes it
     stall_body, // the normal reply's headers and half its body, then hold the connection
+    // The hostile but legal upstream (issue 13); each is written as raw bytes:
+    interim,            // fault::interim 1xx replies, then the normal reply
+    extra_bytes,        // the normal reply, then fault::extra (default: a second, bogus reply)
+    eof_body,           // the normal reply without Content-Length, "Connection: close", body, end
+    connection_close,   // the normal reply with "Connection: close", then the end
+    short_body,         // the normal reply's headers (full Content-Length), half its body, end
+    headers_then_close, // the normal reply's headers (full Content-Length), then the end
+    byte_records,       // the normal reply, one byte per write (one TLS record each)
 };
 
 struct fault {
@@ -62,6 +73,15 @@ struct fault {
     std::optional<std::string> body;
     std::optional<std::string> content_type;
     std::chrono::milliseconds delay{0};
+    // status: the reason phrase; nullopt: Beast's name for a status it knows, else none.
+    std::optional<std::string> reason;
+    std::vector<unsigned> interim{100, 103}; // interim: the 1xx codes sent before the reply
+    std::optional<std::string> extra;        // extra_bytes: the bytes; nullopt: a bogus reply
+    // eof_body, connection_close, short_body, headers_then_close: the end is a TLS close_notify
+    // (then FIN) when true, a bare TCP close (a truncation, for TLS) when false.
+    bool close_notify = true;
+    bool byte_records = false;        // any mode that writes a reply: one byte per write
+    std::chrono::milliseconds gap{0}; // interim, extra_bytes: pause between the writes
 };
 
 // All about the API port only.
@@ -84,7 +104,9 @@ struct token_request_record {
 };
 
 struct issued_token {
-    std::int64_t expires_at = 0; // unix seconds: the JWT exp, even when the JWT has none
+    std::int64_t expires_at = 0;  // unix seconds: the JWT exp, even when the JWT has none
+    std::string sub;              // the JWT sub: 8 hex of SHA-256 of the identity token
+    std::uint64_t request_id = 0; // of the token request that minted it (the JWT's rid)
     std::string product;
     std::optional<std::vector<std::string>> scopes;
     bool revoked = false;
