@@ -194,7 +194,8 @@ std::string render_metrics(const status_snapshot& s) {
                "closed before any byte of the reply.");
         out += "synergy_tokend_upstream_resent_total " + std::to_string(s.upstream.resent) + "\n";
         header(out, "synergy_tokend_upstream_discarded_connections_total", "counter",
-               "Idle upstream connections closed because bytes arrived that no request asked for.");
+               "Idle upstream connections dropped before reuse: upstream had closed them, or sent "
+               "bytes no request asked for.");
         out += "synergy_tokend_upstream_discarded_connections_total " +
                std::to_string(s.upstream.discarded_connections) + "\n";
     }

@@ -1,7 +1,9 @@
 #include "synergy_tokend/upstream_client.hpp"
 
+#include <cerrno>
 #include <stdexcept>
 #include <string_view>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -140,14 +142,15 @@ struct upstream_client::connection {
     void start(steady::time_point until) { watchdog.arm(until); }
     void finish() { watchdog.disarm(); }
     bool timed_out() const { return watchdog.expired(); }
-    // Anything to read on a connection with no request outstanding: buffered by us, by the TLS
-    // client, or waiting in the socket (which is also how a FIN or a reset shows).
+    // Anything to read on a connection with no request outstanding: bytes buffered by us or by
+    // the TLS client, bytes waiting in the socket, or the peer's FIN or reset. One non-blocking
+    // peek at the socket, which leaves what it finds in place.
     bool has_unsolicited_input() {
         if (buffer.size() != 0 || (tls && tls->has_buffered_input()))
             return true;
-        error_code ec;
-        const std::size_t waiting = socket.available(ec);
-        return ec || waiting != 0;
+        char byte = 0;
+        const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
     }
     // Closed by close() or by the watchdog: never to be used or pooled again.
     bool closed() const { return closed_; }
@@ -333,8 +336,9 @@ upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstrea
             auto conn = std::move(idle_.back());
             idle_.pop_back();
             // Bytes that arrived on an idle connection answer no request of ours (a reply
-            // longer than its framing said, or upstream closing it): whatever they are, they
-            // must never be read as the next request's reply.
+            // longer than its framing said): whatever they are, they must never be read as the
+            // next request's reply. A connection upstream closed is dropped here too, before
+            // the request is sent into it.
             if (conn->has_unsolicited_input()) {
                 ++stats_.discarded_connections;
                 conn->close();

@@ -26,7 +26,7 @@ struct upstream_stats {
     std::uint64_t connects = 0;
     std::uint64_t tls_handshakes = 0;
     std::uint64_t resent = 0; // requests sent again after a dead kept-alive connection
-    std::uint64_t discarded_connections = 0; // idle ones closed for bytes no request asked for
+    std::uint64_t discarded_connections = 0; // idle ones found closed, or with stray bytes
     std::size_t open_connections = 0;
     std::size_t idle_connections = 0;
     std::chrono::microseconds last_latency{0};
