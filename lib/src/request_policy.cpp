@@ -1,6 +1,23 @@
 #include "synergy_tokend/request_policy.hpp"
 
 namespace synergy_tokend {
+namespace {
+
+// `a` equals `lower`, which is in lower case, ignoring the case of ASCII letters in `a`.
+bool iequals(std::string_view a, std::string_view lower) {
+    if (a.size() != lower.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+} // namespace
 
 bool host_allowed(std::string_view host) {
     if (host.empty())
@@ -19,18 +36,6 @@ bool host_allowed(std::string_view host) {
     if (!rest.empty() && (rest.front() != ':' || rest.size() > 6 ||
                           rest.substr(1).find_first_not_of("0123456789") != std::string_view::npos))
         return false;
-    auto iequals = [](std::string_view a, std::string_view b) {
-        if (a.size() != b.size())
-            return false;
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            char c = a[i];
-            if (c >= 'A' && c <= 'Z')
-                c = static_cast<char>(c - 'A' + 'a');
-            if (c != b[i])
-                return false;
-        }
-        return true;
-    };
     return iequals(name, "localhost") || name == "127.0.0.1" || name == "[::1]";
 }
 
@@ -45,6 +50,41 @@ policy_verdict check_request(const request_facts& facts, route_kind route,
         (!facts.tokend_request || *facts.tokend_request != "1"))
         return policy_verdict::missing_request_header;
     return policy_verdict::allow;
+}
+
+framing_verdict check_framing(const framing_facts& facts) {
+    if (facts.host_fields > 1)
+        return framing_verdict::duplicate_host;
+    if (facts.transfer_encoding_fields == 0)
+        return framing_verdict::allow;
+    if (facts.version < 11)
+        return framing_verdict::transfer_encoding_in_http10;
+    if (facts.has_content_length)
+        return framing_verdict::transfer_encoding_with_content_length;
+    std::string_view coding = facts.transfer_encoding;
+    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+    if (facts.transfer_encoding_fields != 1 || !iequals(coding, "chunked"))
+        return framing_verdict::transfer_encoding_not_chunked;
+    return framing_verdict::allow;
+}
+
+const char* describe(framing_verdict v) {
+    switch (v) {
+    case framing_verdict::allow:
+        return "allowed";
+    case framing_verdict::duplicate_host:
+        return "more than one Host header";
+    case framing_verdict::transfer_encoding_not_chunked:
+        return "Transfer-Encoding must be exactly \"chunked\" (one header, one coding)";
+    case framing_verdict::transfer_encoding_with_content_length:
+        return "Transfer-Encoding and Content-Length together";
+    case framing_verdict::transfer_encoding_in_http10:
+        return "Transfer-Encoding in an HTTP/1.0 request";
+    }
+    return "refused";
 }
 
 const char* describe(policy_verdict v) {

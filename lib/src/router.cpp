@@ -40,30 +40,6 @@ std::string decode_segment(std::string_view in) {
     return out;
 }
 
-// "/a/../b", "/./x", "/%2e%2e/": a path that upstream could resolve outside /info. An encoded dot
-// or a backslash anywhere counts too.
-bool has_dot_segment(std::string_view path) {
-    for (std::size_t i = 0; i < path.size(); ++i) {
-        if (path[i] == '\\')
-            return true;
-        if (path[i] == '%' && i + 2 < path.size() && path[i + 1] == '2' &&
-            (path[i + 2] == 'e' || path[i + 2] == 'E'))
-            return true;
-    }
-    std::size_t start = 0;
-    while (start <= path.size()) {
-        const auto end = path.find('/', start);
-        const std::string_view seg =
-            path.substr(start, end == std::string_view::npos ? end : end - start);
-        if (seg == "." || seg == "..")
-            return true;
-        if (end == std::string_view::npos)
-            break;
-        start = end + 1;
-    }
-    return false;
-}
-
 std::string json_string(std::string_view s) {
     return boost::json::serialize(boost::json::string(s));
 }
@@ -119,12 +95,105 @@ route match_route(std::string_view method, std::string_view target) {
     }
     constexpr std::string_view info_prefix = "/v1/info/";
     if (path.starts_with(info_prefix) && path.size() > info_prefix.size() &&
-        !has_dot_segment(path.substr(info_prefix.size() - 1))) {
+        forwarded_path_problem(path.substr(info_prefix.size() - 1)) == path_problem::none) {
         fixed(route_kind::info, is_get, "GET");
         r.param = std::string(target.substr(info_prefix.size() - 1)); // keeps "/..." and query
         return r;
     }
     return r;
+}
+
+path_problem forwarded_path_problem(std::string_view path) {
+    std::size_t segment_start = 0; // of the current segment, just after its '/'
+    auto dot_segment_ends_at = [&](std::size_t end) {
+        const std::string_view seg = path.substr(segment_start, end - segment_start);
+        return seg == "." || seg == "..";
+    };
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        switch (path[i]) {
+        case '/':
+            if (dot_segment_ends_at(i))
+                return path_problem::dot_segment;
+            segment_start = i + 1;
+            break;
+        case '\\':
+            return path_problem::backslash;
+        case ';':
+            return path_problem::semicolon;
+        case '#':
+            return path_problem::fragment;
+        case '\0':
+            return path_problem::nul;
+        case '%': {
+            const int hi = i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
+            const int lo = hi < 0 ? -1 : hex_value(path[i + 2]);
+            if (lo < 0)
+                return path_problem::bad_escape;
+            switch (hi * 16 + lo) {
+            case '/':
+                return path_problem::encoded_slash;
+            case '\\':
+                return path_problem::encoded_backslash;
+            case '.':
+                return path_problem::encoded_dot;
+            case ';':
+                return path_problem::encoded_semicolon;
+            case '\0':
+                return path_problem::encoded_nul;
+            case '%':
+                return path_problem::double_encoding;
+            default:
+                break;
+            }
+            i += 2;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return dot_segment_ends_at(path.size()) ? path_problem::dot_segment : path_problem::none;
+}
+
+path_problem target_path_problem(std::string_view target) {
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const std::string_view prefix :
+         {std::string_view("/v1/info/"), std::string_view("/v1/routes/")})
+        if (path.starts_with(prefix))
+            return forwarded_path_problem(path.substr(prefix.size() - 1));
+    return path_problem::none;
+}
+
+const char* describe(path_problem p) {
+    switch (p) {
+    case path_problem::none:
+        return "a path that may be forwarded";
+    case path_problem::encoded_slash:
+        return "an encoded '/' (%2F) in the path";
+    case path_problem::encoded_backslash:
+        return "an encoded '\\' (%5C) in the path";
+    case path_problem::encoded_dot:
+        return "an encoded '.' (%2E) in the path";
+    case path_problem::encoded_semicolon:
+        return "an encoded ';' (%3B) in the path";
+    case path_problem::encoded_nul:
+        return "an encoded NUL (%00) in the path";
+    case path_problem::double_encoding:
+        return "a double percent-encoding (%25) in the path";
+    case path_problem::bad_escape:
+        return "a '%' not followed by two hex digits in the path";
+    case path_problem::backslash:
+        return "a '\\' in the path";
+    case path_problem::semicolon:
+        return "a ';' (path parameter) in the path";
+    case path_problem::dot_segment:
+        return "a '.' or '..' segment in the path";
+    case path_problem::nul:
+        return "a NUL byte in the path";
+    case path_problem::fragment:
+        return "a '#' in the path";
+    }
+    return "a path that may not be forwarded";
 }
 
 const char* route_label(route_kind kind) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 
 #include <boost/json.hpp>
@@ -18,6 +19,9 @@ std::ostream& operator<<(std::ostream& out, route_kind k) {
 }
 std::ostream& operator<<(std::ostream& out, policy_verdict v) {
     return out << describe(v);
+}
+std::ostream& operator<<(std::ostream& out, path_problem p) {
+    return out << describe(p);
 }
 } // namespace synergy_tokend
 
@@ -181,6 +185,115 @@ BOOST_AUTO_TEST_CASE(info_refuses_dot_segments_that_leave_info_upstream) {
         BOOST_CHECK_NE(m.kind, st::route_kind::info);
         BOOST_CHECK(m.param.empty());
     }
+}
+
+BOOST_AUTO_TEST_CASE(forwarded_paths_refuse_what_upstream_could_decode_or_resolve_otherwise) {
+    using pp = st::path_problem;
+    struct row {
+        std::string path;
+        pp expected;
+    };
+    const row rows[] = {
+        {"/scopes/authorized", pp::none},
+        {"/x..y/z.", pp::none},
+        {"/.x/..y/...", pp::none},
+        {"/a%20b", pp::none},
+        {"/%41%7e", pp::none}, // other escapes pass as they came
+        {"/a/", pp::none},
+        {"/..%2fproducts/token", pp::encoded_slash},
+        {"/..%2Fproducts/token", pp::encoded_slash},
+        {"/a%2fb", pp::encoded_slash},
+        {"/%5c..%5cproducts", pp::encoded_backslash},
+        {"/%5C", pp::encoded_backslash},
+        {"/%2e%2e/products/token", pp::encoded_dot},
+        {"/.%2E/products/token", pp::encoded_dot},
+        {"/%3b", pp::encoded_semicolon},
+        {"/a%3Bb", pp::encoded_semicolon},
+        {"/a%00", pp::encoded_nul},
+        {"/%252e%252e/products/token", pp::double_encoding},
+        {"/%25", pp::double_encoding},
+        {"/%2541", pp::double_encoding},
+        {"/%zz", pp::bad_escape},
+        {"/%4", pp::bad_escape},
+        {"/%", pp::bad_escape},
+        {"/a%2", pp::bad_escape},
+        {"/%g0", pp::bad_escape},
+        {"/..\\products", pp::backslash},
+        {"/a\\b", pp::backslash},
+        {"/..;/products/token", pp::semicolon},
+        {"/x;jsessionid=1", pp::semicolon},
+        {"/..", pp::dot_segment},
+        {"/.", pp::dot_segment},
+        {"/../products/token", pp::dot_segment},
+        {"/./scopes", pp::dot_segment},
+        {"/scopes/../../products/token", pp::dot_segment},
+        {"/scopes/.", pp::dot_segment},
+        {"/scopes/./x", pp::dot_segment},
+        {std::string("/a\0b", 4), pp::nul},
+        {"/x#/../../products/token", pp::fragment},
+        // The first problem from the left counts.
+        {"/../%2f", pp::dot_segment},
+        {"/%2f/..", pp::encoded_slash},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT("path " << r.path) {
+            BOOST_CHECK_EQUAL(st::forwarded_path_problem(r.path), r.expected);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_path_rule_applies_below_info_and_routes_and_not_to_the_query) {
+    using pp = st::path_problem;
+    struct row {
+        const char* target;
+        pp expected;
+    };
+    const row rows[] = {
+        {"/v1/info/scopes/authorized", pp::none},
+        {"/v1/info/scopes/authorized?next=../%2f..%252e;x", pp::none},
+        {"/v1/info/..%2fproducts/token", pp::encoded_slash},
+        {"/v1/info/%5c..%5cproducts", pp::encoded_backslash},
+        {"/v1/info/..;/products/token", pp::semicolon},
+        {"/v1/info/%252e%252e/products/token", pp::double_encoding},
+        {"/v1/info/scopes%00", pp::encoded_nul},
+        {"/v1/info/..", pp::dot_segment},
+        {"/v1/info/..?x=1", pp::dot_segment},
+        {"/v1/routes/stats/%2e%2e/admin", pp::encoded_dot},
+        {"/v1/routes/stats/a;b", pp::semicolon},
+        // Not forwarded: other rules (or none) apply.
+        {"/v1/tokens/a%25b", pp::none},
+        {"/v1/infox/%2e%2e", pp::none},
+        {"/status", pp::none},
+        {"/v1/info", pp::none},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT("target " << r.target) {
+            BOOST_CHECK_EQUAL(st::target_path_problem(r.target), r.expected);
+            // What the rule refuses is never routed to the proxy either.
+            if (r.expected != pp::none)
+                BOOST_CHECK_NE(st::match_route("GET", r.target).kind, st::route_kind::info);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(each_path_problem_has_its_own_message) {
+    using pp = st::path_problem;
+    const pp problems[] = {
+        pp::encoded_slash, pp::encoded_backslash, pp::encoded_dot, pp::encoded_semicolon,
+        pp::encoded_nul,   pp::double_encoding,   pp::bad_escape,  pp::backslash,
+        pp::semicolon,     pp::dot_segment,       pp::nul,         pp::fragment,
+    };
+    std::set<std::string> messages;
+    for (pp p : problems) {
+        const std::string m = st::describe(p);
+        BOOST_TEST_CONTEXT(m) {
+            BOOST_CHECK(m.find("path") != std::string::npos);
+            messages.insert(m);
+        }
+    }
+    BOOST_CHECK_EQUAL(messages.size(), std::size(problems));
+    BOOST_CHECK(std::string(st::describe(pp::encoded_slash)).find("%2F") != std::string::npos);
+    BOOST_CHECK(std::string(st::describe(pp::double_encoding)).find("%25") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(data_envelope_is_json_with_code_and_time) {

@@ -30,7 +30,42 @@ struct route {
 const char* route_label(route_kind kind);
 
 // Matches a request target ("/v1/tokens/stats?x") and method ("GET"). HEAD is treated as GET.
+// A /v1/info/ target whose path has a forwarded_path_problem() is not_found: it is never
+// forwarded (local_server refuses such a request with 400 before it gets here).
 route match_route(std::string_view method, std::string_view target);
+
+// Why a path that the daemon forwards upstream as it came (the part of a /v1/info/... path below
+// /v1/info, later the part of a route path below its prefix) may not be forwarded (PRODUCT.md
+// §6): a path that upstream, or a server in front of it, could resolve outside the prefix, or
+// decode differently from the daemon. The daemon decodes nothing it forwards, so it refuses what
+// only decoding would make harmless.
+enum class path_problem {
+    none,
+    encoded_slash,     // %2f, %2F
+    encoded_backslash, // %5c
+    encoded_dot,       // %2e ("%2e%2e" is ".." to many servers)
+    encoded_semicolon, // %3b
+    encoded_nul,       // %00
+    double_encoding,   // %25: "%252e%252e" is ".." once decoded twice
+    bad_escape,        // '%' not followed by two hex digits
+    backslash,         // a raw '\' ("..\" is "../" to some servers)
+    semicolon,         // a raw ';' (a path parameter: "..;/" is "../" to some servers)
+    dot_segment,       // a "." or ".." segment
+    nul,               // a raw NUL byte
+    fragment,          // a raw '#' (never part of a request target)
+};
+
+// The first problem of `path` (a path without its query, e.g. "/scopes/authorized"), scanning
+// left to right; none when it may be forwarded.
+path_problem forwarded_path_problem(std::string_view path);
+
+// For a request target under one of the prefixes whose paths are forwarded ("/v1/info/",
+// "/v1/routes/"), the forwarded_path_problem() of its path below the prefix (query excluded);
+// none for any other target.
+path_problem target_path_problem(std::string_view target);
+
+// The message naming the problem, e.g. "an encoded '/' (%2F) in the path".
+const char* describe(path_problem p);
 
 // {"data":<data_json>,"meta":{"code":N,"time":"..."}}; data_json must be serialized JSON.
 std::string data_envelope(unsigned status, std::string_view data_json, std::string_view time);
