@@ -92,6 +92,14 @@ upstream_request info_request(const info_headers& h, std::string_view target,
     return up;
 }
 
+// The secret in a caller's own Authorization value ("Bearer <token>"), for redaction.
+std::string_view credentials_of(std::optional<std::string_view> authorization) {
+    if (!authorization)
+        return {};
+    const auto space = authorization->rfind(' ');
+    return space == std::string_view::npos ? *authorization : authorization->substr(space + 1);
+}
+
 json::value time_or_null(const std::optional<wall_clock::time_point>& t) {
     if (!t)
         return nullptr;
@@ -208,11 +216,16 @@ local_response local_api::failure_response(const serve_result& served) {
         break;
     case serve_result::status::upstream_error:
         // Drop-in callers expect upstream's own answer: status and body as they came.
-        res = local_response{static_cast<http::status>(served.upstream.status), 11};
+        // The status as a number, whatever it is, with upstream's reason phrase.
+        res.version(11);
+        res.result(served.upstream.status);
+        res.reason(served.upstream.reason);
         res.set(http::field::content_type, served.upstream.content_type.empty()
                                                ? "application/json"
                                                : served.upstream.content_type);
-        res.body() = served.upstream.body;
+        res.body() = served.upstream.body; // redacted of every secret but the caller's own
+        if (!served.upstream.retry_after.empty())
+            res.set(http::field::retry_after, served.upstream.retry_after);
         break;
     case serve_result::status::bad_reply:
         res = make_error_response(502, served.reason);
@@ -379,7 +392,8 @@ asio::awaitable<local_response> local_api::proxy_info(local_request req, std::st
         ++counters_.proxy_outcomes[timed_out ? "timeout" : "unreachable"];
         co_return make_error_response(
             timed_out ? 504 : 502,
-            (timed_out ? "upstream timed out: " : "upstream unreachable: ") + res.detail);
+            (timed_out ? "upstream timed out: " : "upstream unreachable: ") +
+                store_.redact(res.detail, credentials_of(headers.authorization)));
     }
     ++counters_.proxy_outcomes[res.response.result_int() / 100 == 2 ? "ok" : "upstream_status"];
     // The status as a number, whatever it is (Beast names only the registered ones), with

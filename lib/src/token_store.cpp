@@ -14,6 +14,7 @@
 
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/state_file.hpp"
+#include "synergy_tokend/store_policy.hpp"
 #include "synergy_tokend/token_reply.hpp"
 #include "synergy_tokend/upstream_client.hpp"
 
@@ -33,6 +34,7 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // suspend/resume cannot leave a token unrefreshed past its real refresh point.
 constexpr milliseconds max_sleep_chunk{30000};
 
+// Scopes sorted and each once: upstream refuses duplicates, and the order carries no meaning.
 std::string token_request_body(const profile_config& p, const std::string& identity) {
     json::object body;
     body["userIdentityToken"] = identity;
@@ -40,12 +42,17 @@ std::string token_request_body(const profile_config& p, const std::string& ident
     body["customerId"] = p.customer_id;
     if (p.scopes) {
         json::array scopes;
-        for (const auto& s : *p.scopes)
-            scopes.emplace_back(s);
+        for (auto& s : normalized_scopes(*p.scopes))
+            scopes.emplace_back(std::move(s));
         body["scopes"] = std::move(scopes);
     }
     return json::serialize(body);
 }
+
+// What an on-demand entry costs beyond its strings and sizeof(entry) (see token_store.hpp): the
+// unordered_map node and its bucket, the LRU list node, the shared_ptr control block, and a
+// 16-byte allocator header on each of those allocations and on each string buffer.
+constexpr std::size_t on_demand_entry_overhead = 256;
 
 std::string seconds_text(milliseconds d) {
     return std::to_string(std::chrono::duration_cast<seconds>(d).count()) + " s";
@@ -92,7 +99,6 @@ struct token_store::entry {
         , done(ex, steady::time_point::max()) {}
 
     profile_config cfg;
-    std::string identity; // on-demand: the caller's identity token; profiles use identity_
     bool on_demand = false;
     std::optional<token_value> current;
     fetch_outcome last_outcome = fetch_outcome::none;
@@ -115,7 +121,14 @@ struct token_store::entry {
     bool last_reply_unusable = false; // the last fetch got a 2xx without a usable token
     std::optional<wall_clock::time_point> refresh_due; // on-demand: refresh on the next request
     std::list<std::string>::iterator lru_position;     // on-demand: place in on_demand_lru_
-    steady::time_point last_used{};                    // on-demand: for the idle sweep
+    steady::time_point last_used{};  // on-demand: last token served, for the sweep
+    bool cached = false;             // on-demand: in on_demand_ (not evicted)
+    std::size_t accounted_bytes = 0; // on-demand: its part of on_demand_bytes_
+    // Upstream refusals of attached tokens (decide_refusal): the token whose refusal forced a
+    // refresh, whether that refresh has yet to bring a token, and the token it brought.
+    std::string forced_for;
+    bool forced_pending = false;
+    std::string brought_by_refusal;
     asio::steady_timer wake; // the driver's sleep; cancelled to fetch early
     asio::steady_timer done; // never expires; cancelled to wake waiters when a fetch ends
 };
@@ -190,6 +203,7 @@ void token_store::restore_persisted() {
         if (v.expires_at - now <= cfg_.refresh.min_serve_remaining)
             continue;
         e.current = std::move(v);
+        secrets_stale_ = true;
         e.last_outcome = fetch_outcome::ok;
         e.last_refresh_at = p.issued_at;
         log::info("token_store",
@@ -250,12 +264,11 @@ void token_store::reload(const config& cfg) {
     }
     entries_ = std::move(next);
     cfg_ = cfg;
-    if (!cfg_.on_demand.enabled) {
-        on_demand_.clear();
-        on_demand_lru_.clear();
-    } else {
-        evict_on_demand(cfg_.on_demand.max_entries);
-    }
+    secrets_stale_ = true;
+    if (!cfg_.on_demand.enabled)
+        evict_on_demand(0, 0);
+    else
+        evict_on_demand(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
 }
 
 double token_store::draw(double lo, double hi) {
@@ -266,7 +279,7 @@ bool token_store::servable(const entry& e, wall_clock::time_point now) const {
     return e.current && e.current->expires_at - now > cfg_.refresh.min_serve_remaining;
 }
 
-bool token_store::start_fetch(entry_ptr e, bool force) {
+bool token_store::start_fetch(entry_ptr e, bool force, std::string identity) {
     if (e->stopped)
         return false;
     // A woken driver counts as in flight: it has not resumed yet, but it will fetch.
@@ -274,7 +287,7 @@ bool token_store::start_fetch(entry_ptr e, bool force) {
         return true;
     if (e->on_demand) {
         e->in_flight = true; // claimed now: the coroutine starts later, and only one may
-        asio::co_spawn(ex_, fetch_in_background(this, e), asio::detached);
+        asio::co_spawn(ex_, fetch_in_background(this, e, std::move(identity)), asio::detached);
         return true;
     }
     // Callers may wake a backing-off driver, but not more often than retry_initial_ms: a burst
@@ -290,8 +303,9 @@ bool token_store::start_fetch(entry_ptr e, bool force) {
     return true;
 }
 
-asio::awaitable<void> token_store::fetch_in_background(token_store* self, entry_ptr e) {
-    co_await self->fetch(e);
+asio::awaitable<void> token_store::fetch_in_background(token_store* self, entry_ptr e,
+                                                       std::string identity) {
+    co_await self->fetch(e, std::move(identity));
 }
 
 asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
@@ -342,17 +356,21 @@ asio::awaitable<void> token_store::sleep(entry_ptr e, milliseconds delay) {
     e->kicked = false;
 }
 
-asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
+asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e, std::string identity) {
     e->in_flight = true;
     attempt_result r;
     std::string problem;
 
     identity_read id;
     if (e->on_demand) {
-        id.token = e->identity;
+        id.token = std::move(identity);
     } else {
         id = identity_.get(force_identity_reread_);
         force_identity_reread_ = false;
+        if (id.ok() && id.token != identity_copy_) {
+            identity_copy_ = id.token;
+            secrets_stale_ = true;
+        }
     }
     e->last_http_error.reset();
     e->last_reply_unusable = false;
@@ -367,7 +385,7 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
         upstream_result res = co_await upstream_.send(std::move(req));
         const auto now = wall_clock::now();
         if (!res.ok()) {
-            problem = res.ec.message() + ": " + res.detail;
+            problem = redact(res.ec.message() + ": " + res.detail, id.token);
         } else if (const unsigned status = res.response.result_int(); status / 100 == 2) {
             auto parsed =
                 parse_token_reply(res.response.body(), cfg_.refresh.default_lifetime, now);
@@ -384,17 +402,26 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
                 r.lifetime = parsed->lifetime;
                 e->current = token_value{std::move(parsed->token), std::move(parsed->token_type),
                                          now, now + parsed->lifetime};
+                secrets_stale_ = true;
             }
         } else {
             r.cls = classify_status(status);
+            upstream_http_error http_error{
+                status, redact(res.response.reason(), id.token), {}, {}, {}};
             if (auto h = res.response.find(boost::beast::http::field::retry_after);
-                h != res.response.end())
+                h != res.response.end()) {
                 r.retry_after = parse_retry_after(h->value(), now);
-            problem = describe_upstream_error(status, res.response.body());
-            upstream_http_error http_error{status, res.response.body(), {}};
+                if (r.retry_after)
+                    http_error.retry_after = std::to_string(r.retry_after->count());
+            }
+            // For the logs and /status: no secret at all. For a drop-in caller: upstream's body
+            // as it came, but for the secrets of anyone else (its own identity token stays).
+            problem = describe_upstream_error(status, redact(res.response.body(), id.token));
+            http_error.body = redact(res.response.body(), {}, e->on_demand ? id.token : "");
             if (auto ct = res.response.find(boost::beast::http::field::content_type);
                 ct != res.response.end())
-                http_error.content_type = std::string(ct->value());
+                http_error.content_type = redact(ct->value(), id.token);
+            http_error.body.shrink_to_fit(); // counted by capacity for on_demand.max_bytes
             e->last_http_error = std::move(http_error);
             if (r.cls == failure_class::auth && !e->on_demand) {
                 force_identity_reread_ = true;
@@ -410,6 +437,10 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
     if (r.ok) {
         if (e->on_demand)
             e->refresh_due = now + refresh_delay(r.lifetime, cfg_.refresh, draw(-1.0, 1.0));
+        if (e->forced_pending) {
+            e->brought_by_refusal = e->current->token;
+            e->forced_pending = false;
+        }
         ++e->refresh_count;
         e->consecutive_failures = 0;
         e->last_refresh_at = now;
@@ -452,6 +483,10 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e) {
                         std::min<steady::duration>(*r.retry_after, cfg_.refresh.retry_max);
     ++e->generation;
     e->done.cancel();
+    if (e->on_demand) {
+        account_on_demand(*e);
+        evict_on_demand(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
+    }
     note_first_fetch_done(*e);
     if (!e->on_demand && on_fetch_end_)
         on_fetch_end_();
@@ -543,17 +578,37 @@ token_store::get_replacing(std::string name, std::string rejected_token, unsigne
     if (it == entries_.end())
         co_return co_await get(std::move(name));
     entry_ptr e = it->second;
-    const auto now = wall_clock::now();
-    const bool still_current = e->current && e->current->token == rejected_token;
-    const bool young = still_current && now - e->current->issued_at < std::chrono::minutes(1);
-    if (!still_current || (upstream_status == 403 && young))
+    refusal_facts facts;
+    facts.status = upstream_status;
+    facts.is_current = e->current && e->current->token == rejected_token;
+    if (facts.is_current)
+        facts.age = std::chrono::duration_cast<seconds>(wall_clock::now() - e->current->issued_at);
+    facts.brought_by_refusal =
+        !e->brought_by_refusal.empty() && e->brought_by_refusal == rejected_token;
+    facts.already_forced_for = !e->forced_for.empty() && e->forced_for == rejected_token;
+    facts.in_flight = e->in_flight || e->kicked;
+    switch (decide_refusal(facts)) {
+    case refusal_step::use_current:
+    case refusal_step::pass_on:
+        // The current token, without a fetch: the caller retries only if it differs.
         co_return co_await wait_for_token(e, false);
-    // A refresh already in flight may be about to bring the replacement; the forced wait
-    // below joins it rather than starting another, and never hands back the refused token.
+    case refusal_step::join_refresh:
+        co_await wait_for_fetch(e);
+        co_return co_await wait_for_token(e, false);
+    case refusal_step::force_refresh:
+        break;
+    }
     log::info("token_store", "profile " + e->cfg.name +
                                  ": upstream refused the current token (HTTP " +
-                                 std::to_string(upstream_status) + "); fetching a new one");
-    e->current.reset();
+                                 std::to_string(upstream_status) +
+                                 "); fetching a new one, serving this one until it arrives");
+    e->forced_for = std::move(rejected_token);
+    e->forced_pending = true;
+    e->brought_by_refusal.clear();
+    secrets_stale_ = true;
+    // A refresh already in flight may be about to bring the replacement: the forced wait joins it
+    // rather than starting another. The refused token stays servable meanwhile (GET
+    // /v1/tokens/{name} keeps answering with it) and comes back here if the refresh fails.
     co_return co_await wait_for_token(e, true);
 }
 
@@ -573,37 +628,152 @@ const profile_config* token_store::profile_for(const token_request& req) {
 }
 
 asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
+    if (req.scopes)
+        req.scopes = normalized_scopes(std::move(*req.scopes));
     const std::string key = on_demand_key(req);
     entry_ptr e;
     if (auto it = on_demand_.find(key); it != on_demand_.end()) {
         e = it->second;
-        on_demand_lru_.splice(on_demand_lru_.begin(), on_demand_lru_, e->lru_position);
     } else {
-        evict_on_demand(cfg_.on_demand.max_entries - 1);
+        evict_on_demand(cfg_.on_demand.max_entries - 1, cfg_.on_demand.max_bytes);
         profile_config pc;
         pc.name = key.substr(0, 12);
-        pc.product = req.product;
-        pc.customer_id = req.customer_id;
-        pc.scopes = req.scopes;
+        pc.product = std::move(req.product);
+        pc.customer_id = std::move(req.customer_id);
+        pc.scopes = std::move(req.scopes);
         e = std::make_shared<entry>(ex_, std::move(pc));
         e->on_demand = true;
-        e->identity = std::move(req.identity_token);
         on_demand_lru_.push_front(key);
         e->lru_position = on_demand_lru_.begin();
+        e->last_used = steady::now();
+        e->cached = true;
         on_demand_.emplace(key, e);
+        account_on_demand(*e);
     }
-    e->last_used = steady::now();
+
+    on_demand_facts facts;
     const auto now = wall_clock::now();
-    if (servable(*e, now) && e->refresh_due && now >= *e->refresh_due && !e->in_flight)
-        start_fetch(e, true); // refresh in the background; this caller gets the current token
-    co_return co_await wait_for_token(e, false);
+    facts.servable = servable(*e, now);
+    facts.refresh_due = e->refresh_due && now >= *e->refresh_due;
+    facts.in_flight = e->in_flight;
+    facts.last_attempt_end = e->last_attempt_end;
+    facts.not_before = e->not_before;
+    const on_demand_decision d = decide_on_demand(facts, steady::now(), cfg_.refresh.retry_initial);
+    switch (d.step) {
+    case on_demand_step::serve_and_refresh:
+        // In the background, with this request's identity token; this caller gets the current
+        // token.
+        start_fetch(e, true, std::move(req.identity_token));
+        [[fallthrough]];
+    case on_demand_step::serve: {
+        touch_on_demand(*e);
+        serve_result out;
+        out.outcome = serve_result::status::ok;
+        out.token = *e->current;
+        co_return out;
+    }
+    case on_demand_step::repeat_failure:
+        co_return on_demand_failure(*e, d.retry_after, true);
+    case on_demand_step::fetch:
+        start_fetch(e, true, std::move(req.identity_token));
+        break;
+    case on_demand_step::wait:
+        break;
+    }
+    co_await wait_for_fetch(e);
+    if (servable(*e, wall_clock::now())) {
+        touch_on_demand(*e);
+        serve_result out;
+        out.outcome = serve_result::status::ok;
+        out.token = *e->current;
+        co_return out;
+    }
+    if (e->in_flight) {
+        serve_result out = failure_of(*e, wall_clock::now());
+        out.reason = "on-demand token for product " + e->cfg.product +
+                     ": upstream has not answered within upstream.request_timeout_ms";
+        co_return out;
+    }
+    facts = {};
+    facts.last_attempt_end = e->last_attempt_end;
+    facts.not_before = e->not_before;
+    co_return on_demand_failure(
+        *e, decide_on_demand(facts, steady::now(), cfg_.refresh.retry_initial).retry_after, false);
 }
 
-void token_store::evict_on_demand(std::size_t keep_at_most) {
-    while (on_demand_.size() > keep_at_most && !on_demand_lru_.empty()) {
-        on_demand_.erase(on_demand_lru_.back());
-        on_demand_lru_.pop_back();
+asio::awaitable<void> token_store::wait_for_fetch(entry_ptr e) {
+    const std::uint64_t generation_at_start = e->generation;
+    asio::steady_timer timeout(ex_, steady::now() + cfg_.upstream.request_timeout);
+    while (!e->stopped && (e->in_flight || e->kicked) && e->generation == generation_at_start) {
+        const auto woken =
+            co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+        if (woken.index() == 1)
+            co_return; // timed out
     }
+}
+
+serve_result token_store::on_demand_failure(const entry& e, seconds retry_after,
+                                            bool repeat) const {
+    serve_result out;
+    if (e.last_http_error) {
+        out.outcome = serve_result::status::upstream_error;
+        out.upstream = *e.last_http_error;
+        // A repeated answer says when upstream may be asked again; a live one carries upstream's
+        // own Retry-After, if it had one.
+        if (repeat)
+            out.upstream.retry_after = std::to_string(retry_after.count());
+    } else if (e.last_reply_unusable) {
+        out.outcome = serve_result::status::bad_reply;
+    } else {
+        out.outcome = serve_result::status::unavailable;
+    }
+    out.reason = "on-demand token for product " + e.cfg.product + " has no valid token";
+    if (!e.last_error.empty())
+        out.reason += ": " + e.last_error;
+    out.retry_after = std::max(retry_after, seconds(1));
+    return out;
+}
+
+void token_store::touch_on_demand(entry& e) {
+    if (!e.cached)
+        return;
+    e.last_used = steady::now();
+    on_demand_lru_.splice(on_demand_lru_.begin(), on_demand_lru_, e.lru_position);
+}
+
+void token_store::account_on_demand(entry& e) {
+    if (!e.cached)
+        return; // evicted while its fetch was in flight
+    std::size_t strings = e.cfg.name.capacity() + e.cfg.product.capacity() +
+                          e.cfg.customer_id.capacity() + e.last_error.capacity() +
+                          e.logged_problem.capacity() + 2 * e.lru_position->capacity();
+    if (e.cfg.scopes)
+        for (const auto& scope : *e.cfg.scopes)
+            strings += scope.capacity() + sizeof(std::string);
+    if (e.current)
+        strings += e.current->token.capacity() + e.current->token_type.capacity();
+    if (e.last_http_error)
+        strings += e.last_http_error->body.capacity() + e.last_http_error->content_type.capacity() +
+                   e.last_http_error->reason.capacity() + e.last_http_error->retry_after.capacity();
+    const std::size_t bytes = strings + sizeof(entry) + on_demand_entry_overhead;
+    on_demand_bytes_ = on_demand_bytes_ - e.accounted_bytes + bytes;
+    e.accounted_bytes = bytes;
+}
+
+void token_store::erase_on_demand(std::unordered_map<std::string, entry_ptr>::iterator it) {
+    entry& e = *it->second;
+    on_demand_bytes_ -= e.accounted_bytes;
+    e.accounted_bytes = 0;
+    e.cached = false;
+    on_demand_lru_.erase(e.lru_position);
+    on_demand_.erase(it);
+    secrets_stale_ = true;
+}
+
+void token_store::evict_on_demand(std::size_t max_entries, std::size_t max_bytes) {
+    while (!on_demand_lru_.empty() &&
+           (on_demand_.size() > max_entries || on_demand_bytes_ > max_bytes))
+        erase_on_demand(on_demand_.find(on_demand_lru_.back()));
 }
 
 asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
@@ -622,10 +792,41 @@ asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
             auto it = self->on_demand_.find(self->on_demand_lru_.back());
             if (it->second->last_used > cutoff)
                 break;
-            self->on_demand_.erase(it);
-            self->on_demand_lru_.pop_back();
+            self->erase_on_demand(it);
         }
     }
+}
+
+const redactor& token_store::secrets() {
+    if (!secrets_stale_)
+        return secrets_;
+    secrets_.clear();
+    if (identity_copy_.empty()) {
+        if (const identity_read id = identity_.get(); id.ok())
+            identity_copy_ = id.token;
+    }
+    secrets_.add(identity_copy_);
+    auto add_tokens = [this](const entry& e) {
+        if (e.current)
+            secrets_.add(e.current->token);
+        secrets_.add(e.forced_for);
+        secrets_.add(e.brought_by_refusal);
+    };
+    for (const auto& [name, e] : entries_)
+        add_tokens(*e);
+    for (const auto& [key, e] : on_demand_)
+        add_tokens(*e);
+    secrets_stale_ = false;
+    return secrets_;
+}
+
+std::string token_store::redact(std::string_view text, std::string_view request_secret,
+                                std::string_view keep) {
+    const std::string_view extra[] = {request_secret};
+    return secrets().redact(text,
+                            request_secret.empty() ? std::span<const std::string_view>{}
+                                                   : std::span<const std::string_view>(extra),
+                            keep);
 }
 
 profile_view token_store::view(const entry& e, wall_clock::time_point now) const {

@@ -498,41 +498,42 @@ BOOST_AUTO_TEST_CASE(caller_authorization_passes_through_untouched_and_needs_no_
 BOOST_AUTO_TEST_CASE(revoked_token_is_replaced_once_for_many_concurrent_callers) {
     mock_upstream mock;
     tokend_daemon daemon(config_for(mock, stats_profile, R"({"upstream":{"max_connections":20}})"));
-    std::string previous = token_of(daemon.get_token("stats"));
-    BOOST_REQUIRE(!previous.empty());
+    const std::string first = token_of(daemon.get_token("stats"));
+    BOOST_REQUIRE(!first.empty());
     BOOST_REQUIRE_EQUAL(http_request(daemon.tcp(), info_call("/scopes/authorized")).status, 200u);
     BOOST_REQUIRE_EQUAL(token_requests(mock), 1);
 
-    // Round 1: slow replies, so all 20 callers have sent the revoked token before the first 401
-    // comes back. Later rounds: upstream revokes again right after each replacement, and the
-    // callers arrive while the daemon is starting the next one.
-    for (int round = 1; round <= 5; ++round) {
-        BOOST_TEST_INFO("round " << round);
-        mock.control("POST", "/control/revoke");
-        if (round == 1)
-            mock.settings(R"({"delay_ms":300})");
-        const auto replies = http_concurrent(daemon.tcp(), info_call("/scopes/authorized"), 20);
-        if (round == 1)
-            mock.settings(R"({"delay_ms":0})");
-        int failed = 0;
-        std::string first_failure;
-        for (const auto& r : replies) {
-            if (r.status == 200 && r.body.find("read:organization") != std::string::npos)
-                continue;
-            if (failed++ == 0)
-                first_failure = std::to_string(r.status) + " " + r.error + " " + r.body;
-        }
-        BOOST_CHECK_MESSAGE(failed == 0, "round "
-                                             << round << ": " << failed
-                                             << " of 20 callers failed; first: " << first_failure);
-        BOOST_CHECK_EQUAL(token_requests(mock), 1 + round);
-        const std::string current = token_of(daemon.get_token("stats"));
-        BOOST_CHECK_NE(current, previous);
-        BOOST_CHECK_EQUAL(mock.control("GET", "/control/last-info").at("authorization"),
-                          json::value("Bearer " + current));
-        previous = current;
+    // Slow replies, so all 20 callers have sent the revoked token before the first 401 comes
+    // back: one refresh for all of them, and each retries with its token.
+    mock.control("POST", "/control/revoke");
+    mock.settings(R"({"delay_ms":300})");
+    auto replies = http_concurrent(daemon.tcp(), info_call("/scopes/authorized"), 20);
+    mock.settings(R"({"delay_ms":0})");
+    int failed = 0;
+    std::string first_failure;
+    for (const auto& r : replies) {
+        if (r.status == 200 && r.body.find("read:organization") != std::string::npos)
+            continue;
+        if (failed++ == 0)
+            first_failure = std::to_string(r.status) + " " + r.error + " " + r.body;
     }
-    check_log_has_none_of(daemon, {previous, daemon_identity});
+    BOOST_CHECK_MESSAGE(failed == 0, failed << " of 20 callers failed; first: " << first_failure);
+    BOOST_CHECK_EQUAL(token_requests(mock), 2);
+    const std::string second = token_of(daemon.get_token("stats"));
+    BOOST_CHECK_NE(second, first);
+    BOOST_CHECK_EQUAL(mock.control("GET", "/control/last-info").at("authorization"),
+                      json::value("Bearer " + second));
+
+    // Upstream refuses the token that refresh brought as well: the refusal is passed on, and
+    // forces no further refresh (PRODUCT.md §4: one token request per lifetime, whatever /info
+    // answers). The token stays what GET /v1/tokens/stats serves.
+    mock.control("POST", "/control/revoke");
+    replies = http_concurrent(daemon.tcp(), info_call("/scopes/authorized"), 20);
+    for (const auto& r : replies)
+        BOOST_CHECK_MESSAGE(r.status == 401, r.status << " " << r.error << " " << r.body);
+    BOOST_CHECK_EQUAL(token_requests(mock), 2);
+    BOOST_CHECK_EQUAL(token_of(daemon.get_token("stats")), second);
+    check_log_has_none_of(daemon, {first, second, daemon_identity});
 }
 
 BOOST_AUTO_TEST_CASE(token_revoked_while_its_refresh_is_in_flight_waits_for_that_refresh) {

@@ -8,17 +8,43 @@
 // Retry-After.
 //
 // On-demand entries (drop-in POST /v1/products/token requests that match no profile) have no
-// driver: the first request fetches, later ones are answered from cache, the first request after
-// the refresh point refreshes in the background; entries unused for on_demand.idle_evict_s, or
-// the least recently used beyond on_demand.max_entries, are evicted.
+// driver, and hold no identity token: an entry is found by the SHA-256 of the identity token with
+// product, customer and scopes, and every upstream request for it uses the identity token of the
+// request that triggers it. The first request fetches; later ones are answered from cache; the
+// first request after the refresh point refreshes in the background with its own identity token.
+// An upstream error is answered as it came and is not a lasting failure: a request may reach
+// upstream again refresh.retry_initial_ms after the last attempt for the key ended (or after
+// upstream's Retry-After, when later); a request within that window gets the same answer again
+// (upstream's status and body, with a Retry-After saying when the window ends; 503 + Retry-After
+// when the attempt ended without a reply). Scopes are deduplicated and sorted before they go
+// upstream. An entry's last use, for eviction, is the last time it served a token (or its
+// creation): requests for a key that fails do not keep it alive.
+//
+// The cache is bounded by on_demand.max_entries and on_demand.max_bytes, least recently used
+// evicted first, and entries unused for on_demand.idle_evict_s are dropped. The bytes are an
+// estimate of the heap an entry holds: the capacities of its strings (token, token type,
+// upstream's error body and content type, the last error's text, product, customer, scopes, and
+// its key twice: in the map and in the LRU list) plus a fixed overhead: sizeof the entry (timers
+// included) and on_demand_entry_overhead for the map and list nodes, the shared_ptr control block
+// and the allocator's headers. Measured with the mock's tokens: about 1.7 KB of estimate per entry
+// (1 MiB of max_bytes held 624 entries), and 10,000 entries grew resident memory by 15.6 MiB
+// (9.1 to 24.7 MiB), so the estimate follows the real heap and PRODUCT.md §8's 64 MiB for 10,000
+// entries holds; the default max_bytes (32 MiB) bounds the cache whatever the entries hold.
 //
 // Guarantees:
 // - single flight: at most one upstream token request per profile or on-demand key is in flight,
 //   whatever the number of callers; all waiters share its result;
 // - a token is served only while it has more than refresh.min_serve_remaining_s of real
 //   (wall-clock) time left, judged at every request; timers use the monotonic clock;
+// - a token stays servable until its replacement has arrived: no refresh, forced or scheduled,
+//   drops it first;
 // - an on-demand token is only ever served to requests with the identity token it was fetched
 //   with (the key holds the identity token's SHA-256);
+// - upstream's text (error bodies, messages, transport details) is redacted (redact.hpp) of the
+//   configured identity token, the identity token of the request, and every token the store
+//   holds, before it reaches a log line, last_error (/status) or a serve_result; a drop-in
+//   caller's own identity token is left in upstream's body passed back to that caller (it sent
+//   it), nobody else's secret is;
 // - state changes and failures are logged once per change, never a token or identity token;
 // - with state.persist, profile tokens are saved after every refresh and, at start, a saved
 //   token that is still servable (same identity token, product, customer, scopes) is used
@@ -47,6 +73,7 @@
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/identity_source.hpp"
+#include "synergy_tokend/redact.hpp"
 #include "synergy_tokend/refresh_policy.hpp"
 #include "synergy_tokend/token_request.hpp"
 
@@ -86,11 +113,14 @@ struct profile_view {
     std::uint64_t rejections_total = 0; // 400/404/422: product, customer or scopes refused
 };
 
-// An HTTP error reply of upstream to a token request, kept to pass on to drop-in callers.
+// An HTTP error reply of upstream to a token request, kept to pass on to drop-in callers;
+// redacted of every secret but the caller's own identity token.
 struct upstream_http_error {
     unsigned status = 0;
+    std::string reason; // upstream's reason phrase, redacted
     std::string body;
     std::string content_type;
+    std::string retry_after; // the Retry-After to send with it; empty: none
 };
 
 struct serve_result {
@@ -140,10 +170,14 @@ public:
     // nullptr otherwise. The pointer is valid until the store next runs (a co_await, a reload).
     const token_value* servable_now(std::string_view name, wall_clock::time_point now) const;
 
-    // After upstream refused `rejected_token` of profile `name` with 401, or with 403 when that
-    // token is older than a minute: fetches a new token (single flight; no new fetch when the
-    // profile already holds a different token) and returns it. A 403 to a newer token is a
-    // permission answer, not a stale token, so the current token is returned unchanged.
+    // After upstream refused `rejected_token` of profile `name` (attached by the daemon) with
+    // `upstream_status` 401 or 403: the token to retry with, as decide_refusal() rules
+    // (store_policy.hpp). A 401, or a 403 to a token older than a minute, forces one refresh
+    // (single flight, joining one in flight) and returns the token it brought; the token a forced
+    // refresh brought forces no further refresh when it is refused, and a token already refreshed
+    // for forces none again. In those cases, and when the forced refresh fails, the current token
+    // (possibly `rejected_token` itself, which stays servable until a new one has arrived) is
+    // returned: the caller retries only with a token that differs, else passes the refusal on.
     boost::asio::awaitable<serve_result> get_replacing(std::string name, std::string rejected_token,
                                                        unsigned upstream_status);
 
@@ -151,10 +185,17 @@ public:
     // customer and scopes. nullptr when none matches.
     const profile_config* profile_for(const token_request& req);
 
-    // The drop-in request's token from the on-demand cache, fetching it when needed. Must only
-    // be called when on_demand.enabled.
+    // The drop-in request's token from the on-demand cache, fetching it when needed with
+    // `req.identity_token` (see above). Must only be called when on_demand.enabled.
     boost::asio::awaitable<serve_result> get_on_demand(token_request req);
     std::size_t on_demand_count() const { return on_demand_.size(); }
+    std::size_t on_demand_bytes() const { return on_demand_bytes_; } // the estimate above
+
+    // `text` (from upstream) redacted of the configured identity token, every token held, and
+    // `request_secret` (the identity token or Authorization value of the request at hand);
+    // `keep` is left in (the recipient's own secret). See redact.hpp.
+    std::string redact(std::string_view text, std::string_view request_secret = {},
+                       std::string_view keep = {});
 
     // Makes the next fetch re-read the identity token even if its file looks unchanged (SIGHUP).
     void reread_identity() { force_identity_reread_ = true; }
@@ -175,16 +216,30 @@ private:
     };
 
     static boost::asio::awaitable<void> drive(token_store* self, entry_ptr e);
-    static boost::asio::awaitable<void> fetch_in_background(token_store* self, entry_ptr e);
+    static boost::asio::awaitable<void> fetch_in_background(token_store* self, entry_ptr e,
+                                                            std::string identity);
     static boost::asio::awaitable<void> sweep_on_demand(token_store* self);
-    boost::asio::awaitable<attempt_result> fetch(entry_ptr e);
+    // One upstream token request for `e`; on-demand entries with `identity`, profiles with the
+    // configured identity token.
+    boost::asio::awaitable<attempt_result> fetch(entry_ptr e, std::string identity = {});
     boost::asio::awaitable<void> sleep(entry_ptr e, std::chrono::milliseconds delay);
     boost::asio::awaitable<serve_result> wait_for_token(entry_ptr e, bool force_fetch);
+    // Waits until the fetch in flight for `e` ends or upstream.request_timeout passes.
+    boost::asio::awaitable<void> wait_for_fetch(entry_ptr e);
     // Starts a fetch unless one is in flight; false when a profile's last attempt ended less
-    // than retry_initial_ms ago (and `force` is not set).
-    bool start_fetch(entry_ptr e, bool force);
+    // than retry_initial_ms ago (and `force` is not set). On-demand entries fetch with
+    // `identity` and always start (get_on_demand decides when).
+    bool start_fetch(entry_ptr e, bool force, std::string identity = {});
     serve_result failure_of(const entry& e, wall_clock::time_point now) const;
-    void evict_on_demand(std::size_t keep_at_most);
+    // What a drop-in request gets when its key has no servable token after the last attempt.
+    // `repeat`: answered without an upstream call, within the retry window.
+    serve_result on_demand_failure(const entry& e, std::chrono::seconds retry_after,
+                                   bool repeat) const;
+    void touch_on_demand(entry& e);
+    void account_on_demand(entry& e);
+    void erase_on_demand(std::unordered_map<std::string, entry_ptr>::iterator it);
+    void evict_on_demand(std::size_t max_entries, std::size_t max_bytes);
+    const redactor& secrets();
     bool servable(const entry& e, wall_clock::time_point now) const;
     profile_view view(const entry& e, wall_clock::time_point now) const;
     void note_first_fetch_done(entry& e);
@@ -199,6 +254,10 @@ private:
     std::map<std::string, entry_ptr, std::less<>> entries_;
     std::unordered_map<std::string, entry_ptr> on_demand_; // by on_demand_key()
     std::list<std::string> on_demand_lru_;                 // most recently used first
+    std::size_t on_demand_bytes_ = 0;                      // sum of the entries' estimates
+    redactor secrets_;          // views of identity_copy_ and of every token held
+    bool secrets_stale_ = true; // a token or the identity changed since secrets_ was built
+    std::string identity_copy_; // the configured identity token, as last read
     std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
     std::function<void()> first_round_done_;
     std::function<void()> on_fetch_end_;
