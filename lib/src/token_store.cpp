@@ -439,6 +439,7 @@ asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e, std
             e->refresh_due = now + refresh_delay(r.lifetime, cfg_.refresh, draw(-1.0, 1.0));
         if (e->forced_pending) {
             e->brought_by_refusal = e->current->token;
+            secrets_stale_ = true;
             e->forced_pending = false;
         }
         ++e->refresh_count;
