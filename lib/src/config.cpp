@@ -804,6 +804,14 @@ void config_parser::parse_listen(const json::value& v, const std::string& path) 
                  [&](const auto& v, const auto& p) {
                      read_count(v, p, ls.max_connections);
                  }},
+                {"request_timeout_s",
+                 [&](const auto& v, const auto& p) {
+                     read_s(v, p, 1, ls.request_timeout);
+                 }},
+                {"keepalive_idle_s",
+                 [&](const auto& v, const auto& p) {
+                     read_s(v, p, 1, ls.keepalive_idle);
+                 }},
             });
 }
 

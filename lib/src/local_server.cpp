@@ -290,12 +290,13 @@ std::string prepare_unix_path(const std::string& path) {
 
 } // namespace
 
-local_server::local_server(asio::any_io_executor ex, const listen_config& cfg, local_api& api,
-                           server_limits limits)
+local_server::local_server(asio::any_io_executor ex, const listen_config& cfg, local_api& api)
     : ex_(ex)
     , cfg_(cfg)
-    , api_(api)
-    , limits_(limits) {}
+    , api_(api) {
+    limits_.request_timeout = cfg.request_timeout;
+    limits_.idle_timeout = cfg.keepalive_idle;
+}
 
 local_server::~local_server() {
     if (!unix_path_bound_.empty())

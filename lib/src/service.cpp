@@ -224,6 +224,8 @@ void daemon_service::reload() {
             next.listen.unix_path != config_.listen.unix_path ||
             next.listen.unix_mode != config_.listen.unix_mode ||
             next.listen.max_connections != config_.listen.max_connections ||
+            next.listen.request_timeout != config_.listen.request_timeout ||
+            next.listen.keepalive_idle != config_.listen.keepalive_idle ||
             next.listen.allow_remote != config_.listen.allow_remote)
             log::warn("service", "listen.* changes (other than require_request_header) take "
                                  "effect after a restart");

@@ -3,7 +3,7 @@
 //
 // COMMAND LINE
 //   synergy-auth-mock [--plain] [--host 127.0.0.1] [--port N] [--control-port N] [--cert-dir DIR]
-//                     [--reuse-certs]
+//                     [--reuse-certs] [--accept-earlier-tokens]
 //   The API port speaks TLS (1.2 or later) unless --plain; the control port is always plain HTTP.
 //   Port 0 (the default) is ephemeral. Bad arguments: a message and usage on stderr, exit 2; a
 //   failure at start (a port in use, an unwritable DIR): a message, exit 1. SIGTERM and SIGINT
@@ -15,7 +15,10 @@
 //   server.pem (SAN DNS:localhost, IP:127.0.0.1, IP:::1), server-key.pem (0600). Valid from an
 //   hour ago for a day. --reuse-certs (with --cert-dir): the certificates an earlier start left in
 //   DIR are used instead, when all four are there, so that a mock restarted on the same ports is
-//   trusted by a client that trusts the first one's ca.pem.
+//   trusted by a client that trusts the first one's ca.pem. --accept-earlier-tokens: /info accepts
+//   a bearer token this process did not issue when its payload is one the mock writes (iss
+//   synergy-auth-mock, exp, sub, product; sub "bogus" excepted), as a restarted upstream accepts
+//   the tokens it signed before; unexpired and unrevoked as for the others.
 //
 // READY LINE: once both ports listen, exactly one line on stdout, flushed (HOST:PORT as bound,
 // "[::1]:PORT" for IPv6; paths absolute):
@@ -63,7 +66,8 @@
 //                                  valid_identity_tokens (array|null, null), delay_ms (int, 0:
 //                                  waited before every API reply), keepalive_idle_ms (int >= 1
 //                                  |null, null: an API connection that has served a request and
-//                                  waits longer for the next is closed, close_notify then FIN).
+//                                  waits longer for the next is closed: close_notify, then FIN
+//                                  without waiting for the client's close_notify).
 //                                  Unknown key: 400.
 //   POST /control/fault           {"mode","count":1,"endpoint":"token", ...}: the next count
 //                                  matching API requests (-1: until cleared) get the fault.
@@ -142,7 +146,7 @@ namespace mock = synergy_auth_mock;
 
 constexpr std::string_view usage =
     "usage: synergy-auth-mock [--plain] [--host 127.0.0.1] [--port N] [--control-port N] "
-    "[--cert-dir DIR] [--reuse-certs]\n";
+    "[--cert-dir DIR] [--reuse-certs] [--accept-earlier-tokens]\n";
 
 struct arguments {
     bool plain = false;
@@ -151,6 +155,7 @@ struct arguments {
     unsigned short control_port = 0;
     std::filesystem::path cert_dir; // empty: a fresh temporary directory
     bool reuse_certs = false;
+    bool accept_earlier_tokens = false;
 };
 
 std::optional<unsigned short> parse_port(std::string_view text) {
@@ -184,6 +189,8 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
             args.plain = true;
         } else if (option == "--reuse-certs" && !value) {
             args.reuse_certs = true;
+        } else if (option == "--accept-earlier-tokens" && !value) {
+            args.accept_earlier_tokens = true;
         } else if (option == "--help" || option == "-h") {
             std::cout << usage;
             std::exit(0);
@@ -232,6 +239,7 @@ int main(int argc, char** argv) {
             tls.emplace(mock::make_server_tls_context(certs));
 
         mock::mock_state state;
+        state.accept_earlier_tokens = args->accept_earlier_tokens;
         asio::io_context io{1};
         mock::server_options options;
         options.host = args->host;

@@ -61,6 +61,35 @@ std::string base64url(std::string_view bytes) {
     return out;
 }
 
+// nullopt for anything but unpadded base64url.
+std::optional<std::string> from_base64url(std::string_view text) {
+    std::string out;
+    std::uint32_t bits = 0;
+    int count = 0;
+    for (const char c : text) {
+        int v = -1;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
+        else
+            return std::nullopt;
+        bits = bits << 6 | static_cast<std::uint32_t>(v);
+        count += 6;
+        if (count >= 8) {
+            count -= 8;
+            out += static_cast<char>((bits >> count) & 0xff);
+        }
+    }
+    return out;
+}
+
 // The first 8 hex digits of SHA-256(text): a stable, non-secret stand-in for a user id.
 std::string short_hash(std::string_view text) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
@@ -329,6 +358,43 @@ std::string_view bearer_token(const request& req) {
     return token;
 }
 
+// A token an earlier run of the mock issued, read from its payload; nullopt if it is not one.
+std::optional<issued_token> earlier_token(std::string_view token) {
+    const auto first_dot = token.find('.');
+    const auto second_dot = token.find('.', first_dot + 1);
+    if (first_dot == token.npos || second_dot == token.npos)
+        return std::nullopt;
+    const auto payload_text =
+        from_base64url(token.substr(first_dot + 1, second_dot - first_dot - 1));
+    if (!payload_text)
+        return std::nullopt;
+    json::error_code ec;
+    const json::value parsed = json::parse(*payload_text, ec);
+    const json::object* payload = ec ? nullptr : parsed.if_object();
+    if (payload == nullptr)
+        return std::nullopt;
+    const json::value* iss = payload->if_contains("iss");
+    const json::value* exp = payload->if_contains("exp");
+    const json::value* sub = payload->if_contains("sub");
+    const json::value* product = payload->if_contains("product");
+    if (!iss || *iss != "synergy-auth-mock" || !exp || !exp->is_int64() || !sub ||
+        !sub->is_string() || !product || !product->is_string() || *sub == "bogus")
+        return std::nullopt;
+    issued_token issued;
+    issued.expires_at = exp->get_int64();
+    issued.sub = sub->get_string();
+    issued.product = product->get_string();
+    if (const json::value* rid = payload->if_contains("rid"); rid && rid->is_int64())
+        issued.request_id = static_cast<std::uint64_t>(rid->get_int64());
+    if (const json::value* scopes = payload->if_contains("scopes"); scopes && scopes->is_array()) {
+        issued.scopes.emplace();
+        for (const json::value& scope : scopes->get_array())
+            if (scope.is_string())
+                issued.scopes->emplace_back(scope.get_string());
+    }
+    return issued;
+}
+
 // A 200 carries "mock":{"requestId","query","sub","tokenRequestId"}: this request's id and
 // query, and whom the bearer token was minted for, so that a test can tell whose reply it got.
 response info_reply(mock_state& state, std::string_view path, const request& req,
@@ -336,7 +402,11 @@ response info_reply(mock_state& state, std::string_view path, const request& req
     const std::string_view bearer = bearer_token(req);
     if (bearer.empty())
         return error_response(401, "missing bearer token", "NOT_AUTHORISED");
-    const auto found = state.tokens.find(std::string(bearer));
+    auto found = state.tokens.find(std::string(bearer));
+    if (found == state.tokens.end() && state.accept_earlier_tokens) {
+        if (auto earlier = earlier_token(bearer))
+            found = state.tokens.emplace(std::string(bearer), std::move(*earlier)).first;
+    }
     if (found == state.tokens.end())
         return error_response(401, "token not issued by this server", "NOT_AUTHORISED");
     const issued_token& token = found->second;

@@ -33,7 +33,9 @@ namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::seconds tls_shutdown_timeout{5};
+constexpr std::chrono::milliseconds tls_shutdown_timeout{5000};
+// Long enough for close_notify to be written, too short for a client to answer it.
+constexpr std::chrono::milliseconds notify_close_wait{50};
 
 using plain_stream = beast::tcp_stream;
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
@@ -123,7 +125,10 @@ public:
             case next::read_again:
                 break;
             case next::close:
-                co_await close_gracefully(uses_tls{});
+                co_await close_gracefully(uses_tls{}, tls_shutdown_timeout);
+                co_return;
+            case next::notify_close:
+                co_await close_gracefully(uses_tls{}, notify_close_wait);
                 co_return;
             case next::close_now:
                 co_return; // the destructor closes the socket, without TLS close_notify
@@ -137,7 +142,13 @@ public:
 private:
     using uses_tls = std::bool_constant<std::is_same_v<Stream, tls_stream>>;
 
-    enum class next { read_again, close, close_now, hold };
+    enum class next {
+        read_again,
+        close,        // close_notify, wait (a while) for the client's, close
+        notify_close, // close_notify, close at once (as servers do on a keep-alive timeout)
+        close_now,    // close, no close_notify
+        hold,
+    };
 
     beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
 
@@ -160,7 +171,7 @@ private:
                              state_.config.keepalive_idle.value_or(std::chrono::milliseconds{})
                                  .count()) +
                          " ms: closing");
-                co_return next::close;
+                co_return next::notify_close;
             }
         }
         if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -214,7 +225,7 @@ private:
             if (end == raw_end::keep_alive)
                 co_return next::read_again;
             if (end == raw_end::close_notify)
-                co_return next::close;
+                co_return next::notify_close;
             co_return next::close_now;
         }
         case api_action::truncate:
@@ -345,13 +356,14 @@ private:
     }
     asio::awaitable<bool> handshake(std::false_type /*tls*/) { co_return true; }
 
-    asio::awaitable<void> close_gracefully(std::true_type /*tls*/) {
+    // `wait`: for the client's close_notify; the TCP connection is closed when it has passed.
+    asio::awaitable<void> close_gracefully(std::true_type /*tls*/, std::chrono::milliseconds wait) {
         if (membership_.closed())
             co_return;
-        tcp_layer().expires_after(tls_shutdown_timeout);
+        tcp_layer().expires_after(wait);
         co_await stream_.async_shutdown(use_tuple);
     }
-    asio::awaitable<void> close_gracefully(std::false_type /*tls*/) {
+    asio::awaitable<void> close_gracefully(std::false_type /*tls*/, std::chrono::milliseconds) {
         beast::error_code ignored;
         tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
         co_return;

@@ -132,6 +132,10 @@ struct mock_state {
     std::optional<info_record> last_info;
     std::uint64_t last_request_id = 0; // X-Mock-Request-Id of the latest API request
     std::uint64_t last_jti = 0;
+    // --accept-earlier-tokens: a bearer token this process did not issue is accepted when its
+    // payload is one this mock writes (iss synergy-auth-mock, an exp), as a restarted upstream
+    // accepts the tokens it signed before. Not changed by reset().
+    bool accept_earlier_tokens = false;
 
     std::uint64_t next_request_id() { return ++last_request_id; }
 

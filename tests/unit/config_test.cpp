@@ -50,7 +50,9 @@ constexpr const char* product_example = R"({
     "unix": "/run/synergy-tokend/tokend.sock",   // "" = no Unix socket
     "unix_mode": "0660",
     "require_request_header": true, // see section 6
-    "max_connections": 1024
+    "max_connections": 1024,
+    "request_timeout_s": 10,        // a request must arrive complete this long after its first byte
+    "keepalive_idle_s": 60          // a kept-alive connection may idle this long between requests
   },
   "tokens": [                       // the profiles kept warm; at least one unless on_demand is on
     { "name": "stats", "product": "synergy-stats", "customer_id": "345",
@@ -104,6 +106,8 @@ void check_defaults_except_tokens(const st::config& c) {
     BOOST_TEST(c.listen.unix_mode == 0660u);
     BOOST_TEST(c.listen.require_request_header);
     BOOST_TEST(c.listen.max_connections == 1024u);
+    BOOST_TEST(c.listen.request_timeout.count() == 10);
+    BOOST_TEST(c.listen.keepalive_idle.count() == 60);
     BOOST_TEST(c.refresh.refresh_at == 0.75);
     BOOST_TEST(c.refresh.min_remaining.count() == 60);
     BOOST_TEST(c.refresh.jitter == 0.05);
@@ -207,6 +211,8 @@ const std::vector<invalid_case> invalid_cases = {
     {R"({"listen":{"unix_mode":660}})", "listen.unix_mode", "string of octal digits"},
     {R"({"listen":{"unix":"tokend.sock"}})", "listen.unix", "absolute path"},
     {R"({"listen":{"max_connections":0}})", "listen.max_connections", "from 1"},
+    {R"({"listen":{"request_timeout_s":0}})", "listen.request_timeout_s", "from 1"},
+    {R"({"listen":{"keepalive_idle_s":"60"}})", "listen.keepalive_idle_s", "seconds"},
     // Profiles.
     {R"({"tokens":{}})", "tokens", "expected an array"},
     {R"({"tokens":["stats"]})", "tokens[0]", "expected an object"},
@@ -349,7 +355,8 @@ BOOST_AUTO_TEST_CASE(values_are_read_and_normalised) {
       "identity": { "user_identity_token_env": "MY_TOKEN" },
       "listen": { "tcp": ["localhost:0", "[0:0:0:0:0:0:0:1]:8731", "10.1.2.3:80"],
                   "allow_remote": true, "unix": "", "unix_mode": "600",
-                  "require_request_header": false },
+                  "require_request_header": false, "request_timeout_s": 2,
+                  "keepalive_idle_s": 3 },
       "refresh": { "refresh_at": 1, "jitter": 0, "min_remaining_s": 1,
                    "min_serve_remaining_s": 0 },
       "state": { "persist": true, "dir": "/tmp/x" },
@@ -373,6 +380,8 @@ BOOST_AUTO_TEST_CASE(values_are_read_and_normalised) {
     BOOST_TEST(c.listen.unix_path == "");
     BOOST_TEST(c.listen.unix_mode == 0600u);
     BOOST_TEST(!c.listen.require_request_header);
+    BOOST_TEST(c.listen.request_timeout == 2s);
+    BOOST_TEST(c.listen.keepalive_idle == 3s);
     BOOST_TEST(c.refresh.refresh_at == 1.0);
     BOOST_TEST(c.refresh.jitter == 0.0);
     BOOST_TEST(c.refresh.min_remaining == 1s);
@@ -553,7 +562,8 @@ BOOST_AUTO_TEST_CASE(sample_config_lists_every_key) {
           "idle_timeout_s", "allow_insecure_http"}},
         {"identity", {"user_identity_token_file"}},
         {"listen",
-         {"tcp", "allow_remote", "unix", "unix_mode", "require_request_header", "max_connections"}},
+         {"tcp", "allow_remote", "unix", "unix_mode", "require_request_header", "max_connections",
+          "request_timeout_s", "keepalive_idle_s"}},
         {"refresh",
          {"refresh_at", "min_remaining_s", "jitter", "retry_initial_ms", "retry_max_ms",
           "default_lifetime_s", "min_serve_remaining_s"}},

@@ -46,6 +46,11 @@ struct listen_config {
     unsigned unix_mode = 0660;
     bool require_request_header = true;
     std::size_t max_connections = 1024;
+    // A request must arrive complete this long after a connection's accept, or after its own
+    // first byte on a kept-alive connection.
+    std::chrono::seconds request_timeout{10};
+    // A kept-alive connection may idle this long between requests.
+    std::chrono::seconds keepalive_idle{60};
     friend bool operator==(const listen_config&, const listen_config&) = default;
 };
 

@@ -32,14 +32,14 @@ class local_api;
 struct server_limits {
     std::size_t header_limit = 8 * 1024;
     std::size_t body_limit = 64 * 1024;
-    std::chrono::milliseconds request_timeout{10000};
-    std::chrono::milliseconds idle_timeout{60000};
+    std::chrono::milliseconds request_timeout{10000}; // listen.request_timeout_s
+    std::chrono::milliseconds idle_timeout{60000};    // listen.keepalive_idle_s
 };
 
 class local_server {
 public:
-    local_server(boost::asio::any_io_executor ex, const listen_config& cfg, local_api& api,
-                 server_limits limits = {});
+    // The timeouts of server_limits come from `cfg`.
+    local_server(boost::asio::any_io_executor ex, const listen_config& cfg, local_api& api);
     ~local_server();
     local_server(const local_server&) = delete;
     local_server& operator=(const local_server&) = delete;
