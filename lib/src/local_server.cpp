@@ -1,5 +1,6 @@
 #include "synergy_tokend/local_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +18,8 @@
 #include "synergy_tokend/deadline_watchdog.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/request_policy.hpp"
+#include "synergy_tokend/router.hpp"
 #include "synergy_tokend/send_all.hpp"
 
 namespace synergy_tokend {
@@ -32,6 +35,9 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 4096; // bytes asked of the socket per read
+// After a refusal, how long and how much the peer may still send before the close (refuse()).
+constexpr std::chrono::milliseconds linger_limit{2000};
+constexpr std::size_t linger_bytes = 128 * 1024;
 
 std::string endpoint_text(const tcp::endpoint& ep) {
     const auto addr = ep.address();
@@ -105,21 +111,100 @@ asio::awaitable<error_code> write_response(connection<Protocol>& c, local_respon
     co_return co_await send_reply(c, buffers, timeout);
 }
 
+using request_parser = http::request_parser<http::string_body>;
+
+// The message of the 400 for a request whose complete header the local parser refuses
+// (PRODUCT.md §6: framing, duplicate Host, a path that may not be forwarded), or "" when it may
+// go on.
+std::string header_refusal(const request_parser& parser) {
+    const local_request& req = parser.get();
+    framing_facts facts;
+    facts.version = req.version();
+    for (const auto& f : req) {
+        switch (f.name()) {
+        case http::field::host:
+            ++facts.host_fields;
+            break;
+        case http::field::transfer_encoding:
+            if (facts.transfer_encoding_fields++ == 0)
+                facts.transfer_encoding = {f.value().data(), f.value().size()};
+            break;
+        case http::field::content_length:
+            facts.has_content_length = true;
+            break;
+        default:
+            break;
+        }
+    }
+    framing_verdict framing = check_framing(facts);
+    // Beast frames a body as chunked only for a last coding "chunked" in the first such field, and
+    // as no body at all for any other coding: whatever check_framing() allows must be what Beast
+    // reads as chunked, or the body would be parsed as the next request.
+    if (framing == framing_verdict::allow && facts.transfer_encoding_fields != 0 &&
+        !parser.chunked())
+        framing = framing_verdict::transfer_encoding_not_chunked;
+    if (framing != framing_verdict::allow)
+        return describe(framing);
+    const path_problem path =
+        target_path_problem(std::string_view(req.target().data(), req.target().size()));
+    if (path != path_problem::none)
+        return std::string("refused request target: ") + describe(path);
+    return {};
+}
+
+// How reading a request ended: ec as Beast's parser says (http::error::header_limit for a header
+// block over the limit), or a refusal of its header.
+struct read_outcome {
+    error_code ec;
+    std::string refusal; // not empty: header_refusal()'s message; the body was not read
+};
+
 // Reads the next request into `parser`, parsing the bytes already in `buffer` first.
 // Unless `timed` (the deadline already covers this request), a request that does not arrive
 // whole in its first read gets request_timeout from then on.
+//
+// The header block (request line, fields and the empty line ending them, CRLF CRLF included) may
+// take `header_limit` bytes exactly: the parser is never shown more of an unfinished header than
+// what is left of the limit. (Beast's own header_limit counts only the bytes of one put(), and a
+// put() consumes the complete fields it parsed, so fed in reads it would take headers of any
+// size; fed at once, it still lets the fields have the limit after the request line.)
 template <class Protocol>
-asio::awaitable<error_code> read_request(connection<Protocol>& c, beast::flat_buffer& buffer,
-                                         http::request_parser<http::string_body>& parser,
-                                         bool timed, std::chrono::milliseconds request_timeout) {
-    error_code ec;
+asio::awaitable<read_outcome> read_request(connection<Protocol>& c, beast::flat_buffer& buffer,
+                                           request_parser& parser, std::size_t header_limit,
+                                           bool timed, std::chrono::milliseconds request_timeout) {
+    std::size_t header_taken = 0; // bytes of the header block the parser has consumed
+    bool header_checked = false;
+    read_outcome out;
+    error_code& ec = out.ec;
     for (;;) {
         if (buffer.size() != 0) {
-            buffer.consume(parser.put(buffer.data(), ec));
+            const bool in_header = !parser.is_header_done();
+            const std::size_t used =
+                parser.put(in_header ? asio::buffer(buffer.data(), header_limit - header_taken)
+                                     : buffer.data(),
+                           ec);
+            buffer.consume(used);
             if (ec == http::error::need_more)
                 ec = {};
+            if (parser.is_header_done() && !header_checked) {
+                header_checked = true;
+                out.refusal = header_refusal(parser);
+                if (!out.refusal.empty())
+                    co_return out;
+            }
             if (ec || parser.is_done())
-                co_return ec;
+                co_return out;
+            if (in_header) {
+                header_taken += used;
+                // The header reached the limit and is still not complete.
+                if (!parser.is_header_done() && header_taken + buffer.size() >= header_limit) {
+                    ec = http::error::header_limit;
+                    co_return out;
+                }
+                // The header ended inside the window given: parse the body bytes after it.
+                if (parser.is_header_done() && buffer.size() != 0)
+                    continue;
+            }
             if (!timed)
                 c.expire_in(request_timeout);
             timed = true;
@@ -134,11 +219,32 @@ asio::awaitable<error_code> read_request(connection<Protocol>& c, beast::flat_bu
                 parser.put_eof(ec);
             else
                 ec = http::error::end_of_stream;
-            co_return ec;
+            co_return out;
         }
         if (ec)
-            co_return ec;
+            co_return out;
         buffer.commit(n);
+    }
+}
+
+// Answers a request the server will not take and ends the connection: the reply, the end of
+// sending, then whatever the peer still sends is read and dropped, for a bounded while, before
+// run_session closes the socket. Closing with unread bytes would make the kernel reset the
+// connection, and a reset can destroy the reply before the peer has read it.
+template <class Protocol>
+asio::awaitable<void> refuse(connection<Protocol>& c, local_response res,
+                             std::chrono::milliseconds timeout) {
+    if (co_await write_response(c, std::move(res), false, false, timeout))
+        co_return;
+    error_code ignored;
+    c.socket.shutdown(Protocol::socket::shutdown_send, ignored);
+    c.expire_in(std::min<std::chrono::milliseconds>(timeout, linger_limit));
+    std::array<char, read_chunk> scratch;
+    for (std::size_t dropped = 0; dropped < linger_bytes;) {
+        auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(scratch), use_nothrow);
+        if (ec)
+            break;
+        dropped += n;
     }
 }
 
@@ -161,7 +267,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
     for (;;) {
         if (server->stopping())
             break;
-        http::request_parser<http::string_body> parser;
+        request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
         parser.body_limit(limits.body_limit);
         parser.eager(true); // parse the body too as soon as its bytes are there
@@ -176,26 +282,34 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         // 10% more keep-alive requests/s with 64 clients; alone, a connection reads at once.
         if (!first && !pipelined && server->open_connections() > 1)
             co_await asio::post(c->socket.get_executor(), asio::use_awaitable);
-        const error_code ec =
-            co_await read_request(*c, buffer, parser, first || pipelined, limits.request_timeout);
+        const read_outcome got = co_await read_request(*c, buffer, parser, limits.header_limit,
+                                                       first || pipelined, limits.request_timeout);
         first = false;
+        const error_code& ec = got.ec;
+        if (!got.refusal.empty()) {
+            co_await refuse(*c, make_error_response(400, got.refusal), limits.request_timeout);
+            break;
+        }
         if (ec == http::error::header_limit) {
-            co_await write_response(*c, make_error_response(431, "request header over 8 KiB"),
-                                    false, false, limits.request_timeout);
+            co_await refuse(*c,
+                            make_error_response(431, "request header over " +
+                                                         std::to_string(limits.header_limit) +
+                                                         " bytes"),
+                            limits.request_timeout);
             break;
         }
         if (ec == http::error::body_limit) {
-            co_await write_response(*c, make_error_response(413, "request body over 64 KiB"), false,
-                                    false, limits.request_timeout);
+            co_await refuse(*c, make_error_response(413, "request body over 64 KiB"),
+                            limits.request_timeout);
             break;
         }
         if (ec) {
             // A malformed request gets a 400; a closed, reset or too slow peer gets nothing.
             if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
                 ec != http::error::end_of_stream && ec != http::error::partial_message)
-                co_await write_response(
-                    *c, make_error_response(400, "malformed HTTP request: " + ec.message()), false,
-                    false, limits.request_timeout);
+                co_await refuse(*c,
+                                make_error_response(400, "malformed HTTP request: " + ec.message()),
+                                limits.request_timeout);
             break;
         }
         local_api::routed classified = server->api().classify(parser.get());

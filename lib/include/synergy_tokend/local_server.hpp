@@ -1,11 +1,20 @@
 // The local listeners (PRODUCT.md §5, §6): TCP addresses and a Unix socket, one coroutine per
 // connection, each request handed to local_api.
 //
-// Limits enforced per connection: request header <= 8 KiB (431), body <= 64 KiB (413); a new
-// connection must deliver a complete request within 10 s, and so must a request once its first
-// byte arrived; a kept-alive connection may idle 60 s between requests. Beyond
-// listen.max_connections, new connections are closed at once. Pipelined requests are answered in
-// order. One failing session never affects another.
+// Limits enforced per connection: the request header block (request line, fields and the empty
+// line that ends them, its CRLF CRLF included) may be 8192 bytes exactly, one more gets 431; a
+// body over 64 KiB gets 413. A new connection must deliver a complete request within
+// listen.request_timeout_s, and so must a request once its first byte arrived; a kept-alive
+// connection may idle listen.keepalive_idle_s between requests. Beyond listen.max_connections,
+// new connections are closed at once. Pipelined requests are answered in order. One failing
+// session never affects another.
+//
+// Checked once a request's header is complete, before any byte of its body is read
+// (request_policy's check_framing(), router's target_path_problem()): a Transfer-Encoding other
+// than the one coding "chunked", Transfer-Encoding with Content-Length or in HTTP/1.0, more than
+// one Host field, or a /v1/info/... path that may not be forwarded get 400 naming the problem.
+// After each such refusal, and after a 431, a 413 or a 400 for a malformed request, the
+// connection is closed: the bytes after the header are never parsed as a request.
 //
 // The Unix socket is created with listen.unix_mode; a stale socket file is replaced, a live one
 // (another daemon answering) is an error. All member functions run on the executor given at
