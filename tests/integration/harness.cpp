@@ -310,6 +310,9 @@ void check_no_secret_in(const std::string& what, const std::string& text) {
 }
 
 std::string binary_path_daemon() {
+    // Another build of the daemon against this suite, e.g. an older one to see a test fail.
+    if (const char* other = std::getenv("TOKEND_TEST_DAEMON"); other != nullptr && *other != '\0')
+        return other;
     return SYNERGY_TOKEND_BINARY;
 }
 std::string binary_path_mock() {
@@ -320,10 +323,36 @@ mock_upstream::mock_upstream(bool tls, std::string host)
     : tls_(tls)
     , host_(std::move(host)) {
     log_ = dir_.file("mock.log");
+    start({});
+}
+
+void mock_upstream::kill() {
+    if (proc_ && proc_->running()) {
+        proc_->signal(SIGKILL);
+        proc_->wait_exit(10s);
+    }
+}
+
+void mock_upstream::freeze() {
+    proc_->signal(SIGSTOP);
+}
+
+void mock_upstream::thaw() {
+    proc_->signal(SIGCONT);
+}
+
+void mock_upstream::restart() {
+    proc_.reset(); // SIGKILL, waited for
+    start({"--port", std::to_string(api_port_), "--control-port", std::to_string(control_port_),
+           "--reuse-certs", "--accept-earlier-tokens"});
+}
+
+void mock_upstream::start(const std::vector<std::string>& extra_args) {
     std::vector<std::string> argv{binary_path_mock(), "--cert-dir", dir_.path()};
-    if (!tls)
+    if (!tls_)
         argv.push_back("--plain");
     argv.insert(argv.end(), {"--host", host_});
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_.emplace(argv, dir_.file("mock.out"), log_);
     const auto line = wait_for_line(dir_.file("mock.out"), "ready ", 20s);
     BOOST_REQUIRE_MESSAGE(line, "the mock Auth API did not start: " << read_file(log_));

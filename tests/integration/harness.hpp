@@ -117,7 +117,18 @@ public:
     std::vector<boost::json::value> token_requests();
     const std::string& log_path() const { return log_; }
 
+    // Process-level faults while a daemon holds pooled connections (issue 13). kill: SIGKILL,
+    // waited for. freeze/thaw: SIGSTOP/SIGCONT. restart: kills the mock if it runs and starts a
+    // new one on the same ports with the same certificates (--reuse-certs), which accepts the
+    // tokens the earlier one issued (--accept-earlier-tokens) but starts with fresh counters,
+    // settings and faults; waits for it to be ready (BOOST_REQUIRE).
+    void kill();
+    void freeze();
+    void thaw();
+    void restart();
+
 private:
+    void start(const std::vector<std::string>& extra_args);
     temp_dir dir_;
     std::string log_;
     std::optional<process> proc_;
@@ -173,6 +184,7 @@ long long jwt_exp(const std::string& jwt);
 long long unix_now();
 
 // Every file's content under the directories of the logs given, for redaction checks.
+// binary_path_daemon: $TOKEND_TEST_DAEMON when set (another build), else the one built here.
 std::string binary_path_daemon();
 std::string binary_path_mock();
 
