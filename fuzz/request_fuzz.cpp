@@ -48,7 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (parsed.ok()) {
         if (parsed.value.identity_token.empty() || parsed.value.product.empty())
             __builtin_trap();
-        (void)st::on_demand_key(parsed.value);
+        // Distinct requests never share key material (the key is its digest).
+        if (st::on_demand_key_material(parsed.value, "h").empty())
+            __builtin_trap();
     }
     (void)st::error_envelope(400, "INVALID_DATA", target, "2026-11-23T00:00:00Z");
     return 0;

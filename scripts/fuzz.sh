@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 60) from its corpus in fuzz/corpus/, printing executions and coverage.
+# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan; CMake preset "fuzz") and runs
+# each for FUZZ_SECONDS (default 60) from its corpus in fuzz/corpus/, printing executions and
+# coverage.
 # Exits non-zero when a target finds a crash (the reproducer is left in build/fuzz/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,19 +10,12 @@ scripts/install-deps.sh clang-14 libclang-rt-14-dev
 
 seconds=${FUZZ_SECONDS:-60}
 out=build/fuzz
-mkdir -p "$out"
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -Ilib/include)
-common=(lib/src/config.cpp lib/src/token_reply.cpp lib/src/router.cpp lib/src/request_policy.cpp
-        lib/src/token_request.cpp lib/src/clock.cpp)
+# The targets and the core library they test, built by CMake (preset "fuzz").
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)"
 
 status=0
 for target in config token_reply request reply_reader; do
-    sources=("${common[@]}")
-    # The upstream reply reader uses Beast (header-only here) and nothing of the rest.
-    [ "$target" = reply_reader ] && sources=(lib/src/reply_reader.cpp)
-    clang++-14 "${flags[@]}" "fuzz/${target}_fuzz.cpp" "${sources[@]}" -lboost_json -lcrypto \
-        -o "$out/${target}_fuzz"
     work="$out/corpus-$target"
     rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$target"/* "$work"/
     echo "== fuzzing $target for ${seconds}s"

@@ -12,6 +12,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "synergy_tokend/digest.hpp"
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/state_file.hpp"
 #include "synergy_tokend/store_policy.hpp"
@@ -59,38 +60,6 @@ std::string seconds_text(milliseconds d) {
 }
 
 } // namespace
-
-const char* to_string(token_state s) {
-    switch (s) {
-    case token_state::pending:
-        return "pending";
-    case token_state::fresh:
-        return "fresh";
-    case token_state::refreshing:
-        return "refreshing";
-    case token_state::stale:
-        return "stale";
-    case token_state::expired:
-        return "expired";
-    case token_state::failed:
-        return "failed";
-    }
-    return "unknown";
-}
-
-token_state derive_state(bool has_token, wall_clock::time_point expires_at,
-                         wall_clock::time_point now, seconds min_serve_remaining, bool in_flight,
-                         fetch_outcome last) {
-    if (!has_token)
-        return last == fetch_outcome::rejected ? token_state::failed : token_state::pending;
-    if (expires_at - now <= min_serve_remaining)
-        return last == fetch_outcome::rejected ? token_state::failed : token_state::expired;
-    if (in_flight)
-        return token_state::refreshing;
-    if (last == fetch_outcome::failed || last == fetch_outcome::rejected)
-        return token_state::stale;
-    return token_state::fresh;
-}
 
 struct token_store::entry {
     entry(asio::any_io_executor ex, profile_config c)

@@ -1,4 +1,5 @@
 // The drop-in POST /v1/products/token body and the on-demand cache key (PRODUCT.md §2, §5).
+#include "synergy_tokend/digest.hpp"
 #include "synergy_tokend/token_request.hpp"
 
 #include <set>

@@ -6,8 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "synergy_tokend/token_store.hpp"
-#include "synergy_tokend/upstream_client.hpp"
+#include "synergy_tokend/profile_view.hpp"
 
 namespace synergy_tokend {
 
@@ -60,18 +59,6 @@ void header(std::string& out, const char* name, const char* type, const char* he
 }
 
 } // namespace
-
-void latency_histogram::observe(std::chrono::microseconds d) {
-    const double s = std::chrono::duration<double>(d).count();
-    for (std::size_t i = 0; i < bounds_s.size(); ++i) {
-        if (s <= bounds_s[i]) {
-            ++bucket_counts[i];
-            break;
-        }
-    }
-    ++count;
-    sum_s += s;
-}
 
 std::string render_status_json(const status_snapshot& s) {
     json::object data;

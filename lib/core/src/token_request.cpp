@@ -4,7 +4,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <openssl/evp.h>
 
 namespace synergy_tokend {
 
@@ -91,21 +90,7 @@ bool same_scopes(const std::optional<std::vector<std::string>>& a,
     return !a || normalized_scopes(*a) == normalized_scopes(*b);
 }
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xf];
-    }
-    return out;
-}
-
-std::string on_demand_key(const token_request& req) {
+std::string on_demand_key_material(const token_request& req, std::string_view identity_sha256) {
     // Length-prefixed fields: no two different requests can produce the same input.
     std::string material;
     auto add = [&](std::string_view field) {
@@ -113,7 +98,7 @@ std::string on_demand_key(const token_request& req) {
         material += ':';
         material += field;
     };
-    add(sha256_hex(req.identity_token));
+    add(identity_sha256);
     add(req.product);
     add(req.customer_id);
     if (req.scopes) {
@@ -123,7 +108,7 @@ std::string on_demand_key(const token_request& req) {
     } else {
         material += "all";
     }
-    return sha256_hex(material);
+    return material;
 }
 
 } // namespace synergy_tokend

@@ -9,7 +9,7 @@
 
 #include <string_view>
 
-#include "synergy_tokend/config.hpp"
+#include "synergy_tokend/log_level.hpp"
 
 namespace synergy_tokend::log {
 

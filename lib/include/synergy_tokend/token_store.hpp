@@ -73,6 +73,7 @@
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/identity_source.hpp"
+#include "synergy_tokend/profile_view.hpp"
 #include "synergy_tokend/redact.hpp"
 #include "synergy_tokend/refresh_policy.hpp"
 #include "synergy_tokend/token_request.hpp"
@@ -80,38 +81,6 @@
 namespace synergy_tokend {
 
 class upstream_client;
-
-enum class token_state { pending, fresh, refreshing, stale, expired, failed };
-const char* to_string(token_state s);
-
-// How the last upstream attempt for a profile ended.
-enum class fetch_outcome { none, ok, failed, rejected };
-
-// The state a profile shows (pure): `has_token`/`expires_at` describe the current token.
-token_state derive_state(bool has_token, wall_clock::time_point expires_at,
-                         wall_clock::time_point now, std::chrono::seconds min_serve_remaining,
-                         bool in_flight, fetch_outcome last);
-
-struct token_value {
-    std::string token;
-    std::string token_type;
-    wall_clock::time_point issued_at;
-    wall_clock::time_point expires_at;
-};
-
-struct profile_view {
-    profile_config cfg;
-    bool is_default = false;
-    token_state state = token_state::pending;
-    std::optional<wall_clock::time_point> expires_at;
-    std::optional<wall_clock::time_point> refresh_at; // next scheduled attempt
-    std::optional<wall_clock::time_point> last_refresh_at;
-    std::string last_error;
-    unsigned consecutive_failures = 0;
-    std::uint64_t refresh_count = 0;    // successful upstream token requests
-    std::uint64_t failures_total = 0;   // failed ones (network, 5xx, 429, 401/403, bad reply)
-    std::uint64_t rejections_total = 0; // 400/404/422: product, customer or scopes refused
-};
 
 // An HTTP error reply of upstream to a token request, kept to pass on to drop-in callers;
 // redacted of every secret but the caller's own identity token.

@@ -37,7 +37,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "synergy_tokend/config.hpp"
-#include "synergy_tokend/metrics.hpp"
+#include "synergy_tokend/upstream_stats.hpp"
 #include "synergy_tokend/reply_reader.hpp"
 
 namespace synergy_tokend {

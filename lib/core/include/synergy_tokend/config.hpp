@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "synergy_tokend/log_level.hpp"
+
 namespace synergy_tokend {
 
 struct upstream_config {
@@ -92,7 +94,6 @@ struct service_config {
     std::chrono::seconds shutdown_grace{5};
 };
 
-enum class log_level { error, warn, info, debug };
 
 struct config {
     upstream_config upstream;
@@ -123,6 +124,5 @@ config_parse_result parse_config(std::string_view text, std::string_view source 
 // Reads `path` and parses it; an unreadable file is one error naming the path and the reason.
 config_parse_result load_config_file(const std::string& path);
 
-const char* to_string(log_level level);
 
 } // namespace synergy_tokend

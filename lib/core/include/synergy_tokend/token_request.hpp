@@ -36,11 +36,9 @@ std::vector<std::string> normalized_scopes(std::vector<std::string> scopes);
 bool same_scopes(const std::optional<std::vector<std::string>>& a,
                  const std::optional<std::vector<std::string>>& b);
 
-// SHA-256 (hex) of the identity token, product, customerId and sorted scopes: the on-demand
-// cache key. Two identity tokens never share a key, and the key does not reveal the token.
-std::string on_demand_key(const token_request& req);
-
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
+// What the on-demand cache key is the digest of (digest.hpp, on_demand_key): the identity
+// token's SHA-256, product, customerId and the normalized scopes, each length-prefixed, so that
+// no two different requests give the same material.
+std::string on_demand_key_material(const token_request& req, std::string_view identity_sha256);
 
 } // namespace synergy_tokend

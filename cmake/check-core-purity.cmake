@@ -1,0 +1,20 @@
+# Fails when a source of the core library included Asio, Beast or OpenSSL, directly or through
+# another header: the core is pure logic (STYLE.md), and this is the build's proof. Reads the
+# dependency files the compiler wrote (-MD) under DEPENDS_DIR.
+file(GLOB_RECURSE depfiles "${DEPENDS_DIR}/*.d")
+if(NOT depfiles)
+    message(FATAL_ERROR "check-core-purity: no dependency files under ${DEPENDS_DIR}")
+endif()
+set(impure "")
+foreach(depfile IN LISTS depfiles)
+    file(READ "${depfile}" deps)
+    string(REGEX MATCHALL "[^ \t\r\n\\]*(boost/asio|boost/beast|openssl/)[^ \t\r\n\\]*" hits "${deps}")
+    if(hits)
+        list(GET hits 0 first)
+        get_filename_component(object "${depfile}" NAME_WE)
+        string(APPEND impure "\n  ${object}: ${first}")
+    endif()
+endforeach()
+if(impure)
+    message(FATAL_ERROR "the core library must not include Asio, Beast or OpenSSL:${impure}")
+endif()

@@ -1,0 +1,20 @@
+// SHA-256 digests through OpenSSL, for the keys that must not reveal what they stand for: the
+// on-demand cache key and the identity token's fingerprint in the state file. Pure functions,
+// kept out of the core library because they need OpenSSL.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "synergy_tokend/token_request.hpp"
+
+namespace synergy_tokend {
+
+// Lower-case hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+// SHA-256 (hex) of on_demand_key_material(): the on-demand cache key. Two identity tokens never
+// share a key, and the key does not reveal the token.
+std::string on_demand_key(const token_request& req);
+
+} // namespace synergy_tokend
