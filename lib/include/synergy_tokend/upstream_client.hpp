@@ -37,8 +37,8 @@
 #include <boost/system/error_code.hpp>
 
 #include "synergy_tokend/config.hpp"
-#include "synergy_tokend/upstream_stats.hpp"
 #include "synergy_tokend/reply_reader.hpp"
+#include "synergy_tokend/upstream_stats.hpp"
 
 namespace synergy_tokend {
 

@@ -94,7 +94,6 @@ struct service_config {
     std::chrono::seconds shutdown_grace{5};
 };
 
-
 struct config {
     upstream_config upstream;
     identity_config identity{"/etc/synergy-tokend/identity-token", ""};
@@ -123,6 +122,5 @@ config_parse_result parse_config(std::string_view text, std::string_view source 
 
 // Reads `path` and parses it; an unreadable file is one error naming the path and the reason.
 config_parse_result load_config_file(const std::string& path);
-
 
 } // namespace synergy_tokend
