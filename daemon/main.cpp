@@ -14,17 +14,14 @@ namespace tokend = synergy_tokend;
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_usage = 2;
-
 int check_config(const std::string& path) {
     const auto parsed = tokend::load_config_file(path);
     for (const auto& e : parsed.errors)
         std::cerr << e << '\n';
     if (!parsed.ok())
-        return exit_usage;
+        return tokend::exit_code::usage;
     std::cout << path << ": valid, " << parsed.value.tokens.size() << " token profile(s)\n";
-    return exit_ok;
+    return tokend::exit_code::ok;
 }
 
 int run(const std::string& path) {
@@ -33,7 +30,7 @@ int run(const std::string& path) {
     if (!parsed.ok()) {
         for (const auto& e : parsed.errors)
             tokend::log::error("config", e);
-        return exit_usage;
+        return tokend::exit_code::usage;
     }
     return tokend::run_daemon(parsed.value, path);
 }
@@ -45,15 +42,15 @@ int main(int argc, char** argv) {
     const tokend::cli_command cmd = tokend::parse_command_line(args);
     if (!cmd.error.empty()) {
         std::cerr << "synergy-tokend: " << cmd.error << '\n' << tokend::usage_text();
-        return exit_usage;
+        return tokend::exit_code::usage;
     }
     switch (cmd.action) {
     case tokend::cli_action::help:
         std::cout << tokend::usage_text();
-        return exit_ok;
+        return tokend::exit_code::ok;
     case tokend::cli_action::version:
         std::cout << "synergy-tokend " SYNERGY_TOKEND_VERSION "\n";
-        return exit_ok;
+        return tokend::exit_code::ok;
     case tokend::cli_action::check_config:
         return check_config(cmd.config_path);
     case tokend::cli_action::run:
@@ -65,5 +62,5 @@ int main(int argc, char** argv) {
         return tokend::run_status_command(tokend::choose_endpoint(cmd.endpoint), std::cout,
                                           std::cerr);
     }
-    return exit_usage;
+    return tokend::exit_code::usage;
 }

@@ -1,5 +1,7 @@
 #include "synergy_tokend/cli_client.hpp"
 
+#include "synergy_tokend/cli.hpp"
+
 #include <charconv>
 #include <cstdlib>
 #include <ostream>
@@ -33,10 +35,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr int exit_ok = 0;
-constexpr int exit_error_reply = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unreachable = 3;
 constexpr auto client_timeout = std::chrono::seconds(15);
 
 struct client_reply {
@@ -246,25 +244,25 @@ std::string format_status_table(const json::value& data,
 namespace {
 
 // GET `target` from the daemon at `endpoint`: the body of its 200 reply. Anything else is
-// written to `err` and sets `exit_code` (bad endpoint, daemon unreachable, error reply).
+// written to `err` and sets `exit_status` (bad endpoint, daemon unreachable, error reply).
 std::optional<std::string> fetch(const std::string& endpoint, const std::string& target,
-                                 const std::string& accept, std::ostream& err, int& exit_code) {
+                                 const std::string& accept, std::ostream& err, int& exit_status) {
     const auto ep = parse_client_endpoint(endpoint);
     if (!ep) {
         err << "synergy-tokend: bad endpoint '" << endpoint
             << "': expected http://HOST:PORT or unix:/path\n";
-        exit_code = exit_usage;
+        exit_status = exit_code::usage;
         return std::nullopt;
     }
     client_reply r = get(*ep, target, accept);
     if (!r.failure.empty()) {
         err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure << '\n';
-        exit_code = exit_unreachable;
+        exit_status = exit_code::unreachable;
         return std::nullopt;
     }
     if (r.status != 200) {
         err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
-        exit_code = exit_error_reply;
+        exit_status = exit_code::failure;
         return std::nullopt;
     }
     return std::move(r.body);
@@ -285,27 +283,27 @@ int run_token_command(const std::string& endpoint, const std::string& name, std:
             target += hex[c & 15];
         }
     }
-    int exit_code = exit_ok;
-    const auto token = fetch(endpoint, target, "text/plain", err, exit_code);
+    int status = exit_code::ok;
+    const auto token = fetch(endpoint, target, "text/plain", err, status);
     if (!token)
-        return exit_code;
+        return status;
     out << *token << '\n';
-    return exit_ok;
+    return exit_code::ok;
 }
 
 int run_status_command(const std::string& endpoint, std::ostream& out, std::ostream& err) {
-    int exit_code = exit_ok;
-    const auto body = fetch(endpoint, "/status", "application/json", err, exit_code);
+    int status = exit_code::ok;
+    const auto body = fetch(endpoint, "/status", "application/json", err, status);
     if (!body)
-        return exit_code;
+        return status;
     error_code ec;
     const auto v = json::parse(*body, ec);
     if (ec || !v.is_object() || !v.as_object().contains("data")) {
         err << "synergy-tokend: the daemon's /status reply is not JSON\n";
-        return exit_error_reply;
+        return exit_code::failure;
     }
     out << format_status_table(v.at("data"), std::chrono::system_clock::now());
-    return exit_ok;
+    return exit_code::ok;
 }
 
 } // namespace synergy_tokend

@@ -1,4 +1,5 @@
 #include "synergy_tokend/identity_source.hpp"
+#include "synergy_tokend/text.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -8,19 +9,6 @@
 #include <sys/stat.h>
 
 namespace synergy_tokend {
-namespace {
-
-std::string trim(std::string s) {
-    const char* ws = " \t\r\n";
-    const auto first = s.find_first_not_of(ws);
-    if (first == std::string::npos)
-        return {};
-    const auto last = s.find_last_not_of(ws);
-    return s.substr(first, last - first + 1);
-}
-
-} // namespace
-
 identity_source::identity_source(identity_config cfg)
     : cfg_(std::move(cfg)) {}
 
@@ -48,7 +36,7 @@ identity_read identity_source::get(bool force_reread) {
         const char* value = std::getenv(cfg_.token_env.c_str());
         if (value == nullptr)
             return {{}, "environment variable " + cfg_.token_env + " is not set"};
-        std::string token = trim(value);
+        std::string token(trim(value));
         if (token.empty())
             return {{}, "environment variable " + cfg_.token_env + " is empty"};
         return {std::move(token), {}};
@@ -75,7 +63,7 @@ identity_read identity_source::get(bool force_reread) {
     std::ostringstream content;
     content << in.rdbuf();
     identity_read result;
-    result.token = trim(content.str());
+    result.token = std::string(trim(content.str()));
     if (result.token.empty())
         result.error = "identity token file " + path + " is empty";
     cached_ = result;

@@ -14,10 +14,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "synergy_tokend/cli.hpp"
 #include "synergy_tokend/identity_source.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/local_server.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/reload_plan.hpp"
 #include "synergy_tokend/service_notifier.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
@@ -112,7 +114,7 @@ int daemon_service::run() {
         upstream_ = std::make_unique<upstream_client>(io_.get_executor(), config_.upstream);
     } catch (const std::exception& e) {
         log::error("service", std::string("cannot start: ") + e.what());
-        return 1;
+        return exit_code::failure;
     }
     if (auto id = identity_.get(); !id.ok())
         log::warn("service", id.error + "; token requests fail until it is readable");
@@ -122,7 +124,7 @@ int daemon_service::run() {
     server_ = std::make_unique<local_server>(io_.get_executor(), config_.listen, *api_);
     if (auto problem = server_->open(); !problem.empty()) {
         log::error("service", "cannot start: " + problem);
-        return 1;
+        return exit_code::failure;
     }
     api_->set_listener_info([this] {
         return local_api::listener_info{server_->describe_listeners(), server_->open_connections()};
@@ -148,7 +150,7 @@ int daemon_service::run() {
                              config_.upstream.base_url);
     io_.run();
     log::info("service", "stopped");
-    return 0;
+    return exit_code::ok;
 }
 
 void daemon_service::on_ready() {
@@ -217,32 +219,12 @@ void daemon_service::reload() {
             log::error("config", e);
         log::error("service", "reload failed: keeping the running configuration");
     } else {
-        config next = std::move(parsed.value);
-        if (!(next.upstream == config_.upstream))
-            log::warn("service", "upstream.* changes take effect after a restart");
-        if (!(next.listen.tcp == config_.listen.tcp) ||
-            next.listen.unix_path != config_.listen.unix_path ||
-            next.listen.unix_mode != config_.listen.unix_mode ||
-            next.listen.max_connections != config_.listen.max_connections ||
-            next.listen.request_timeout != config_.listen.request_timeout ||
-            next.listen.keepalive_idle != config_.listen.keepalive_idle ||
-            next.listen.allow_remote != config_.listen.allow_remote)
-            log::warn("service", "listen.* changes (other than require_request_header) take "
-                                 "effect after a restart");
-        if (next.state.dir != config_.state.dir || next.state.persist != config_.state.persist ||
-            next.service.startup_timeout != config_.service.startup_timeout)
-            log::warn("service", "state.* and service.startup_timeout_s changes take effect after "
-                                 "a restart");
-        // What cannot change live stays as it runs.
-        next.upstream = config_.upstream;
-        const bool require_header = next.listen.require_request_header;
-        next.listen = config_.listen;
-        next.listen.require_request_header = require_header;
-        next.state = config_.state;
-        next.service.startup_timeout = config_.service.startup_timeout;
-
-        if (!(next.identity == config_.identity))
-            identity_ = identity_source(next.identity);
+        reload_plan plan = plan_reload(config_, std::move(parsed.value));
+        for (const auto& line : plan.restart_needed)
+            log::warn("service", line);
+        if (plan.identity_changed)
+            identity_ = identity_source(plan.apply.identity);
+        config next = std::move(plan.apply);
         store_->reload(next);
         config_ = std::move(next);
         log::set_level(config_.log);

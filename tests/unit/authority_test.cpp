@@ -33,6 +33,12 @@ BOOST_AUTO_TEST_CASE(ipv6_literals_lose_their_brackets) {
     BOOST_TEST(split("[fe80::1%25eth0]:80") == "fe80::1%25eth0|80");
 }
 
+BOOST_AUTO_TEST_CASE(brackets_are_remembered_and_the_last_colon_splits) {
+    BOOST_TEST(split_authority("[::1]:80")->bracketed);
+    BOOST_TEST(!split_authority("localhost:80")->bracketed);
+    BOOST_TEST(split("a:b:80") == "a:b|80"); // an unbracketed IPv6 host is the caller's to refuse
+}
+
 BOOST_AUTO_TEST_CASE(malformed_brackets_are_refused) {
     BOOST_TEST(split("[::1") == "none");
     BOOST_TEST(split("[::1]8731") == "none");

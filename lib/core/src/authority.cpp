@@ -9,6 +9,7 @@ std::optional<host_and_port> split_authority(std::string_view authority) {
         if (close == std::string_view::npos)
             return std::nullopt;
         out.host = authority.substr(1, close - 1);
+        out.bracketed = true;
         if (close + 1 < authority.size()) {
             if (authority[close + 1] != ':')
                 return std::nullopt;

@@ -1,5 +1,8 @@
 #include "synergy_tokend/config.hpp"
 
+#include "synergy_tokend/authority.hpp"
+#include "synergy_tokend/token_request.hpp"
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
@@ -148,37 +151,19 @@ base_url_check check_base_url(std::string_view url) {
         return out;
     }
 
-    std::string_view host;
-    std::string_view port_text;
-    bool has_port = false;
-    if (!authority.empty() && authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) {
-            out.problem = expected_url;
-            return out;
-        }
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
+    const auto split = split_authority(authority);
+    if (!split) {
+        out.problem = expected_url;
+        return out;
+    }
+    const std::string_view host = split->host;
+    if (split->bracketed) {
         in6_addr address{};
         if (inet_pton(AF_INET6, std::string(host).c_str(), &address) != 1) {
             out.problem = "expected an IPv6 address between [ and ]";
             return out;
         }
-        if (!after.empty()) {
-            if (after.front() != ':') {
-                out.problem = expected_url;
-                return out;
-            }
-            has_port = true;
-            port_text = after.substr(1);
-        }
     } else {
-        const auto colon = authority.find(':');
-        host = authority.substr(0, colon);
-        if (colon != std::string_view::npos) {
-            has_port = true;
-            port_text = authority.substr(colon + 1);
-        }
         if (host.empty()) {
             out.problem = expected_url;
             return out;
@@ -191,8 +176,8 @@ base_url_check check_base_url(std::string_view url) {
             return out;
         }
     }
-    if (has_port) {
-        const auto port = parse_decimal(port_text, 65535);
+    if (split->port) {
+        const auto port = parse_decimal(*split->port, 65535);
         if (!port || *port == 0) {
             out.problem = "expected a port from 1 to 65535 after the host";
             return out;
@@ -219,23 +204,12 @@ constexpr std::string_view listen_address_expected =
     "from 0 to 65535 (e.g. \"127.0.0.1:8731\")";
 
 std::optional<parsed_listen_address> parse_listen_address(std::string_view text) {
-    std::string_view host;
-    std::string_view port_text;
-    bool bracketed = false;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return std::nullopt;
-        host = text.substr(1, close - 1);
-        port_text = text.substr(close + 2);
-        bracketed = true;
-    } else {
-        const auto colon = text.find(':');
-        if (colon == std::string_view::npos)
-            return std::nullopt;
-        host = text.substr(0, colon);
-        port_text = text.substr(colon + 1);
-    }
+    const auto split = split_authority(text);
+    if (!split || !split->port)
+        return std::nullopt;
+    const std::string_view host = split->host;
+    const std::string_view port_text = *split->port;
+    const bool bracketed = split->bracketed;
     const auto port = parse_decimal(port_text, 65535);
     if (!port)
         return std::nullopt;
@@ -930,20 +904,18 @@ void config_parser::parse_profile(const json::value& v, const std::string& path)
 
 void config_parser::parse_customer_id(const json::value& v, const std::string& path,
                                       std::string& out) {
-    if (v.is_string()) {
-        if (v.get_string().empty()) {
-            fail(path, "expected a non-empty string or a number");
-            return;
-        }
-        out.assign(v.get_string().data(), v.get_string().size());
-    } else if (v.is_int64() && v.get_int64() >= 0) {
-        out = std::to_string(v.get_int64());
-    } else if (v.is_uint64()) {
-        out = std::to_string(v.get_uint64());
-    } else if (v.is_number()) {
+    switch (customer_id_from_json(v, out)) {
+    case customer_id_problem::none:
+        break;
+    case customer_id_problem::empty_string:
+        fail(path, "expected a non-empty string or a number");
+        break;
+    case customer_id_problem::not_a_whole_number:
         fail(path, "expected a string or a non-negative integer");
-    } else {
+        break;
+    case customer_id_problem::not_a_string_or_number:
         fail(path, "expected a string or a number");
+        break;
     }
 }
 

@@ -1,4 +1,5 @@
 #include "synergy_tokend/refresh_policy.hpp"
+#include "synergy_tokend/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,15 +31,6 @@ double as_double_ms(seconds d) {
     return static_cast<double>(d.count()) * 1000.0;
 }
 
-std::string_view trim(std::string_view s) {
-    constexpr std::string_view space = " \t";
-    const auto b = s.find_first_not_of(space);
-    if (b == std::string_view::npos) {
-        return {};
-    }
-    return s.substr(b, s.find_last_not_of(space) - b + 1);
-}
-
 bool parse_fixed_digits(std::string_view s, int& out) {
     out = 0;
     if (s.empty()) {
@@ -51,15 +43,6 @@ bool parse_fixed_digits(std::string_view s, int& out) {
         out = out * 10 + (c - '0');
     }
     return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
 }
 
 // Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
@@ -188,7 +171,7 @@ milliseconds backoff_delay(unsigned attempt, failure_class cls, std::optional<se
 
 std::optional<seconds> parse_retry_after(std::string_view value,
                                          std::chrono::system_clock::time_point now) {
-    value = trim(value);
+    value = trim(value, http_whitespace);
     if (value.empty()) {
         return std::nullopt;
     }

@@ -1,42 +1,23 @@
 #include "synergy_tokend/request_policy.hpp"
 
+#include "synergy_tokend/authority.hpp"
+#include "synergy_tokend/text.hpp"
+
 namespace synergy_tokend {
-namespace {
-
-// `a` equals `lower`, which is in lower case, ignoring the case of ASCII letters in `a`.
-bool iequals(std::string_view a, std::string_view lower) {
-    if (a.size() != lower.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower[i])
-            return false;
-    }
-    return true;
-}
-
-} // namespace
 
 bool host_allowed(std::string_view host) {
     if (host.empty())
         return true;
-    std::string_view name = host;
-    if (host.front() == '[') {
-        const auto close = host.find(']');
-        if (close == std::string_view::npos)
-            return false;
-        name = host.substr(0, close + 1);
-    } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
-        name = host.substr(0, colon);
-    }
-    // What follows the name may only be ":" and a port number.
-    const std::string_view rest = host.substr(name.size());
-    if (!rest.empty() && (rest.front() != ':' || rest.size() > 6 ||
-                          rest.substr(1).find_first_not_of("0123456789") != std::string_view::npos))
+    const auto split = split_authority(host);
+    if (!split)
         return false;
-    return iequals(name, "localhost") || name == "127.0.0.1" || name == "[::1]";
+    // What follows the name may only be ":" and a port number.
+    if (split->port && (split->port->size() > 5 ||
+                        split->port->find_first_not_of("0123456789") != std::string_view::npos))
+        return false;
+    if (split->bracketed)
+        return split->host == "::1";
+    return iequals(split->host, "localhost") || split->host == "127.0.0.1";
 }
 
 policy_verdict check_request(const request_facts& facts, route_kind route,

@@ -1,4 +1,5 @@
 #include "synergy_tokend/token_reply.hpp"
+#include "synergy_tokend/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -53,15 +54,6 @@ std::optional<seconds> clamp_seconds(double s) {
     const double cap = static_cast<double>(max_token_lifetime.count());
     // The conversion truncates towards zero: 3599.9 seconds are 3599.
     return seconds{static_cast<seconds::rep>(std::clamp(s, -cap, cap))};
-}
-
-std::string_view trim(std::string_view s) {
-    constexpr std::string_view space = " \t\r\n";
-    const auto b = s.find_first_not_of(space);
-    if (b == std::string_view::npos) {
-        return {};
-    }
-    return s.substr(b, s.find_last_not_of(space) - b + 1);
 }
 
 bool all_digits(std::string_view s) {

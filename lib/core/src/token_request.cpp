@@ -48,13 +48,7 @@ token_request_parse parse_token_request(std::string_view body) {
         out.error = "customerId is required";
         return out;
     }
-    if (customer->is_string() && !customer->as_string().empty()) {
-        out.value.customer_id = std::string(customer->as_string());
-    } else if (customer->is_int64() && customer->as_int64() >= 0) {
-        out.value.customer_id = std::to_string(customer->as_int64());
-    } else if (customer->is_uint64()) {
-        out.value.customer_id = std::to_string(customer->as_uint64());
-    } else {
+    if (customer_id_from_json(*customer, out.value.customer_id) != customer_id_problem::none) {
         out.error = "customerId: expected a string or a number";
         return out;
     }
@@ -88,6 +82,23 @@ bool same_scopes(const std::optional<std::vector<std::string>>& a,
     if (a.has_value() != b.has_value())
         return false;
     return !a || normalized_scopes(*a) == normalized_scopes(*b);
+}
+
+customer_id_problem customer_id_from_json(const json::value& v, std::string& out) {
+    if (v.is_string()) {
+        if (v.get_string().empty())
+            return customer_id_problem::empty_string;
+        out.assign(v.get_string().data(), v.get_string().size());
+    } else if (v.is_int64() && v.get_int64() >= 0) {
+        out = std::to_string(v.get_int64());
+    } else if (v.is_uint64()) {
+        out = std::to_string(v.get_uint64());
+    } else if (v.is_number()) {
+        return customer_id_problem::not_a_whole_number;
+    } else {
+        return customer_id_problem::not_a_string_or_number;
+    }
+    return customer_id_problem::none;
 }
 
 std::string on_demand_key_material(const token_request& req, std::string_view identity_sha256) {

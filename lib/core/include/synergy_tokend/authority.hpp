@@ -1,5 +1,6 @@
-// Splitting the authority of an http(s) URL ("host", "host:port", "[v6]", "[v6]:port") into host
-// and port text. Pure; shared by the upstream base URL and the CLI's --endpoint.
+// Splitting an authority ("host", "host:port", "[v6]", "[v6]:port") into host and port text: the
+// one grammar for the upstream base URL, the listen addresses, the Host header and the CLI's
+// --endpoint. Pure.
 #pragma once
 
 #include <optional>
@@ -10,10 +11,12 @@ namespace synergy_tokend {
 struct host_and_port {
     std::string_view host;                // without the brackets of an IPv6 literal; may be empty
     std::optional<std::string_view> port; // the text after the ':' (after ']'); nullopt: no ':'
+    bool bracketed = false;               // the host was written as "[...]"
 };
 
-// nullopt when a '[' has no ']' or something other than ':' follows the ']'. Neither part is
-// validated further: that is the caller's, with its own defaults and messages.
+// nullopt when a '[' has no ']' or something other than ':' follows the ']'. Without brackets the
+// port is what follows the last ':'. Neither part is validated further: that is the caller's,
+// with its own defaults and messages.
 std::optional<host_and_port> split_authority(std::string_view authority);
 
 } // namespace synergy_tokend

@@ -13,6 +13,14 @@
 
 namespace synergy_tokend {
 
+// The exit codes of every command (PRODUCT.md §7), in one place.
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int failure = 1;     // `run`: a runtime failure at start; clients: an error reply
+inline constexpr int usage = 2;       // bad arguments, or an invalid configuration
+inline constexpr int unreachable = 3; // clients: the daemon did not answer
+} // namespace exit_code
+
 enum class cli_action { run, check_config, token, status, help, version };
 
 struct cli_command {

@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+namespace boost::json {
+class value;
+}
+
 namespace synergy_tokend {
 
 struct token_request {
@@ -40,5 +44,11 @@ bool same_scopes(const std::optional<std::vector<std::string>>& a,
 // token's SHA-256, product, customerId and the normalized scopes, each length-prefixed, so that
 // no two different requests give the same material.
 std::string on_demand_key_material(const token_request& req, std::string_view identity_sha256);
+
+// A customer id as the config (`customer_id`) and the drop-in body (`customerId`) both take it: a
+// non-empty string, or a non-negative integer, kept as its decimal text. Sets `out` only when the
+// value is acceptable; each caller words its own message for the problem.
+enum class customer_id_problem { none, empty_string, not_a_whole_number, not_a_string_or_number };
+customer_id_problem customer_id_from_json(const boost::json::value& v, std::string& out);
 
 } // namespace synergy_tokend
