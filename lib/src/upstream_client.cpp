@@ -1,5 +1,6 @@
 #include "synergy_tokend/upstream_client.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <string_view>
@@ -263,11 +264,15 @@ void upstream_client::release(connection_ptr conn, bool reusable) {
 }
 
 asio::awaitable<upstream_client::connection_ptr>
-upstream_client::connect(upstream_result& failure) {
+upstream_client::connect(std::chrono::steady_clock::time_point request_deadline,
+                         upstream_result& failure) {
     auto conn =
         std::make_shared<connection>(ex_, url_.tls ? &tls_ctx_ : nullptr, cfg_.request_timeout);
     tcp::resolver resolver(ex_);
-    asio::steady_timer deadline(ex_, cfg_.connect_timeout);
+    // connect_timeout, but never past the request's own deadline: a request waits for upstream
+    // request_timeout in all, queue and connection included.
+    asio::steady_timer deadline(
+        ex_, std::min(std::chrono::steady_clock::now() + cfg_.connect_timeout, request_deadline));
 
     auto resolved = co_await (resolver.async_resolve(url_.host, url_.port, use_nothrow) ||
                               deadline.async_wait(use_nothrow));
@@ -350,7 +355,7 @@ upstream_client::acquire(std::chrono::steady_clock::time_point deadline, upstrea
         }
         if (open_ < cfg_.max_connections) {
             ++open_;
-            auto conn = co_await connect(failure);
+            auto conn = co_await connect(deadline, failure);
             if (!conn) {
                 --open_;
                 slot_freed_.cancel();

@@ -12,8 +12,9 @@
 //   100..999 kept as a number with its reason phrase), or an error. A request whose kept-alive
 //   connection turns out closed before any byte of the reply is sent again on the next
 //   connection (GET and POST alike: nothing reached upstream), within request_timeout.
-// - Timeouts: connect_timeout for resolve + connect + handshake, request_timeout for the queue
-//   wait and for write + read of the exchange.
+// - Timeouts: request_timeout for the whole send() (queue wait, connection, write and read of
+//   the exchange, every resend included); within it connect_timeout for resolve + connect +
+//   handshake.
 //
 // All member functions must be called on the executor given at construction (one event-loop
 // thread). send() never throws for network or protocol failures: it reports them in the result.
@@ -105,7 +106,8 @@ private:
 
     boost::asio::awaitable<connection_ptr> acquire(std::chrono::steady_clock::time_point deadline,
                                                    upstream_result& failure);
-    boost::asio::awaitable<connection_ptr> connect(upstream_result& failure);
+    boost::asio::awaitable<connection_ptr> connect(std::chrono::steady_clock::time_point deadline,
+                                                   upstream_result& failure);
     void release(connection_ptr conn, bool reusable);
     static boost::asio::awaitable<boost::system::error_code>
     exchange(connection& c, const std::string& wire, reply_reader& reader);
