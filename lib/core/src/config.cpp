@@ -333,8 +333,9 @@ struct member {
 
 class config_parser {
 public:
-    explicit config_parser(std::string_view source)
-        : source_(source) {}
+    config_parser(std::string_view source, const account_lookup& accounts)
+        : source_(source)
+        , accounts_(accounts) {}
 
     config_parse_result run(std::string_view text);
 
@@ -373,12 +374,17 @@ private:
                       std::optional<std::vector<std::string>>& out);
     void parse_refresh(const json::value& v, const std::string& path);
     void parse_on_demand(const json::value& v, const std::string& path);
+    void parse_allow(const json::value& v, const std::string& path,
+                     std::optional<access_rule>& out);
+    void parse_ids(const json::value& v, const std::string& path, bool users,
+                   std::vector<std::uint32_t>& out);
     void parse_state(const json::value& v, const std::string& path);
     void parse_service(const json::value& v, const std::string& path);
     void parse_log(const json::value& v, const std::string& path);
     void check_relations();
 
     std::string_view source_;
+    const account_lookup& accounts_;
     config cfg_;
     std::vector<std::string> errors_;
     std::set<std::string> failed_paths_;
@@ -595,7 +601,75 @@ void config_parser::parse_on_demand(const json::value& v, const std::string& pat
                  [&](const auto& v, const auto& p) {
                      read_s(v, p, 1, od.idle_evict);
                  }},
+                {"allow",
+                 [&](const auto& v, const auto& p) {
+                     parse_allow(v, p, od.allow);
+                 }},
             });
+}
+
+void config_parser::parse_allow(const json::value& v, const std::string& path,
+                                std::optional<access_rule>& out) {
+    if (v.is_null()) {
+        out.reset();
+        return;
+    }
+    if (!v.is_object()) {
+        fail(path,
+             "expected {\"users\": [...], \"groups\": [...]} (names or numeric ids), or null");
+        return;
+    }
+    access_rule rule;
+    members(v, path,
+            {
+                {"users",
+                 [&](const auto& v, const auto& p) {
+                     parse_ids(v, p, true, rule.uids);
+                 }},
+                {"groups",
+                 [&](const auto& v, const auto& p) {
+                     parse_ids(v, p, false, rule.gids);
+                 }},
+            });
+    out = std::move(rule);
+}
+
+void config_parser::parse_ids(const json::value& v, const std::string& path, bool users,
+                              std::vector<std::uint32_t>& out) {
+    const char* what = users ? "user" : "group";
+    const json::array* array = v.if_array();
+    if (array == nullptr) {
+        fail(path, std::string("expected an array of ") + what + " names or numeric ids");
+        return;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const std::string item_path = element_path(path, i);
+        const json::value& item = (*array)[i];
+        std::optional<std::uint32_t> id;
+        if (item.is_int64() && item.get_int64() >= 0 && item.get_int64() <= 0xffffffffLL) {
+            id = static_cast<std::uint32_t>(item.get_int64());
+        } else if (item.is_uint64() && item.get_uint64() <= 0xffffffffULL) {
+            id = static_cast<std::uint32_t>(item.get_uint64());
+        } else if (item.is_string() && !item.get_string().empty()) {
+            const std::string name(item.get_string());
+            if (const auto n = parse_decimal(name, 0xffffffffULL)) {
+                id = static_cast<std::uint32_t>(*n);
+            } else {
+                id = users ? accounts_.uid_of(name) : accounts_.gid_of(name);
+                if (!id) {
+                    fail(item_path, std::string("no ") + what + " named \"" + name +
+                                        "\" on this host; expected a " + what +
+                                        " name or a numeric id");
+                    continue;
+                }
+            }
+        } else {
+            fail(item_path, std::string("expected a ") + what + " name or a numeric id");
+            continue;
+        }
+        if (std::find(out.begin(), out.end(), *id) == out.end())
+            out.push_back(*id);
+    }
 }
 
 void config_parser::parse_state(const json::value& v, const std::string& path) {
@@ -878,6 +952,10 @@ void config_parser::parse_profile(const json::value& v, const std::string& path)
                  [&](const auto& v, const auto& p) {
                      parse_scopes(v, p, profile.scopes);
                  }},
+                {"allow",
+                 [&](const auto& v, const auto& p) {
+                     parse_allow(v, p, profile.allow);
+                 }},
                 {"default",
                  [&](const auto& v, const auto& p) {
                      if (!read_bool(v, p, profile.is_default) || !profile.is_default)
@@ -1077,8 +1155,9 @@ const profile_config* config::default_profile() const {
     return tokens.size() == 1 ? &tokens.front() : nullptr;
 }
 
-config_parse_result parse_config(std::string_view text, std::string_view source) {
-    return config_parser(source).run(text);
+config_parse_result parse_config(std::string_view text, std::string_view source,
+                                 const account_lookup& accounts) {
+    return config_parser(source, accounts).run(text);
 }
 
 config_parse_result load_config_file(const std::string& path) {

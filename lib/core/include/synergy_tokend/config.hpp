@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "synergy_tokend/access.hpp"
 #include "synergy_tokend/log_level.hpp"
 
 namespace synergy_tokend {
@@ -62,6 +63,7 @@ struct profile_config {
     std::string customer_id;                        // a number in the file becomes its decimal text
     std::optional<std::vector<std::string>> scopes; // nullopt = all the user may have
     bool is_default = false;
+    std::optional<access_rule> allow; // who may read it (PRODUCT.md §9); nullopt = anyone
     friend bool operator==(const profile_config&, const profile_config&) = default;
 };
 
@@ -82,6 +84,7 @@ struct on_demand_config {
     // entries are evicted beyond it, as beyond max_entries.
     std::size_t max_bytes = 33554432;
     std::chrono::seconds idle_evict{3600};
+    std::optional<access_rule> allow; // who may make drop-in requests that match no profile
 };
 
 struct state_config {
@@ -118,7 +121,10 @@ struct config_parse_result {
 // Parses and validates configuration text. `source` names the input in messages (usually the
 // file's base name). Never throws on bad input; every problem found is reported, not just the
 // first.
-config_parse_result parse_config(std::string_view text, std::string_view source = "config.json");
+// User and group names in `allow` rules are resolved through `accounts` (numeric ids need no
+// entry); an unknown name is an error naming its key.
+config_parse_result parse_config(std::string_view text, std::string_view source = "config.json",
+                                 const account_lookup& accounts = system_accounts());
 
 // Reads `path` and parses it; an unreadable file is one error naming the path and the reason.
 config_parse_result load_config_file(const std::string& path);
