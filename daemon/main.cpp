@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
     case tokend::cli_action::status:
         return tokend::run_status_command(tokend::choose_endpoint(cmd.endpoint), std::cout,
                                           std::cerr);
+    case tokend::cli_action::whoami:
+        return tokend::run_whoami_command(tokend::choose_endpoint(cmd.endpoint), std::cout,
+                                          std::cerr);
     }
     return tokend::exit_code::usage;
 }

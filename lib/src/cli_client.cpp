@@ -20,6 +20,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "synergy_tokend/authority.hpp"
 #include "synergy_tokend/clock.hpp"
@@ -303,6 +304,58 @@ int run_status_command(const std::string& endpoint, std::ostream& out, std::ostr
         return exit_code::failure;
     }
     out << format_status_table(v.at("data"), std::chrono::system_clock::now());
+    return exit_code::ok;
+}
+
+std::string format_whoami(const json::value& data) {
+    std::ostringstream out;
+    const auto* o = data.if_object();
+    if (o == nullptr)
+        return "(no caller)\n";
+    const auto text = [&](std::string_view key) -> std::string {
+        const json::value* v = o->if_contains(key);
+        if (v == nullptr || v->is_null())
+            return "-";
+        if (v->is_string())
+            return std::string(v->get_string());
+        return json::serialize(*v);
+    };
+    out << "listener:    " << text("listener") << '\n';
+    out << "identified:  " << text("identifiedBy") << '\n';
+    if (const json::value* why = o->if_contains("unknownReason"); why && why->is_string())
+        out << "why unknown: " << std::string_view(why->get_string()) << '\n';
+    out << "uid:         " << text("uid");
+    if (const std::string user = text("user"); user != "-")
+        out << " (" << user << ')';
+    out << '\n';
+    out << "gid:         " << text("gid") << '\n';
+    out << "groups:      " << text("groups") << '\n';
+    out << "pid:         " << text("pid") << '\n';
+    out << "may read:   ";
+    const json::value* readable = o->if_contains("readableProfiles");
+    if (readable != nullptr && readable->is_array() && !readable->get_array().empty()) {
+        for (const auto& p : readable->get_array())
+            if (p.is_string())
+                out << ' ' << std::string_view(p.get_string());
+    } else {
+        out << " (no profile)";
+    }
+    out << '\n';
+    return out.str();
+}
+
+int run_whoami_command(const std::string& endpoint, std::ostream& out, std::ostream& err) {
+    int status = exit_code::ok;
+    const auto body = fetch(endpoint, "/v1/whoami", "application/json", err, status);
+    if (!body)
+        return status;
+    error_code ec;
+    const auto v = json::parse(*body, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("data")) {
+        err << "synergy-tokend: the daemon's /v1/whoami reply is not JSON\n";
+        return exit_code::failure;
+    }
+    out << format_whoami(v.at("data"));
     return exit_code::ok;
 }
 

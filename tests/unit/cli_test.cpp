@@ -86,6 +86,12 @@ BOOST_AUTO_TEST_CASE(options_may_stand_anywhere_and_take_equals_values) {
 
     // No --endpoint: the client falls back to $SYNERGY_TOKEND_ENDPOINT or the default socket.
     BOOST_TEST(parse({"status"}).endpoint.empty());
+
+    const auto whoami = parse({"whoami", "--endpoint", "unix:/s.sock"});
+    BOOST_TEST(whoami.error.empty());
+    BOOST_TEST((whoami.action == cli_action::whoami));
+    BOOST_TEST(whoami.endpoint == "unix:/s.sock");
+    BOOST_TEST(!parse({"whoami", "extra"}).error.empty());
 }
 
 BOOST_AUTO_TEST_CASE(help_and_version_win_over_everything_else) {
@@ -95,7 +101,8 @@ BOOST_AUTO_TEST_CASE(help_and_version_win_over_everything_else) {
     BOOST_TEST((parse({"--version"}).action == cli_action::version));
     BOOST_TEST(parse({"--version"}).error.empty());
     const std::string usage = usage_text();
-    for (const char* word : {"check-config", "token NAME", "status", "--endpoint", "--config"})
+    for (const char* word :
+         {"check-config", "token NAME", "status", "whoami", "--endpoint", "--config"})
         BOOST_TEST(usage.find(word) != std::string::npos, "usage mentions " << word);
 }
 
@@ -226,6 +233,21 @@ BOOST_AUTO_TEST_CASE(status_table_survives_an_unexpected_document) {
         format_status_table(boost::json::parse(R"({"profiles":[{"name":"x"},7]})"), now);
     BOOST_TEST(sparse.find("NAME") != std::string::npos);
     BOOST_TEST(sparse.find("x") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(whoami_prints_the_caller_and_what_it_may_read) {
+    const auto data = boost::json::parse(R"({"listener":"unix /run/synergy-tokend/tokend.sock",
+        "identifiedBy":"SO_PEERCRED","uid":1001,"user":"bob","gid":1001,"groups":[1001,2001],
+        "pid":4242,"readableProfiles":["stats","other"]})");
+    const std::string text = format_whoami(data);
+    BOOST_TEST(text.find("uid:         1001 (bob)") != std::string::npos, text);
+    BOOST_TEST(text.find("SO_PEERCRED") != std::string::npos);
+    BOOST_TEST(text.find("[1001,2001]") != std::string::npos);
+    BOOST_TEST(text.find("may read:    stats other") != std::string::npos, text);
+    const std::string unknown = format_whoami(boost::json::parse(
+        R"({"identifiedBy":"none","unknownReason":"no such socket","readableProfiles":[]})"));
+    BOOST_TEST(unknown.find("why unknown: no such socket") != std::string::npos, unknown);
+    BOOST_TEST(unknown.find("(no profile)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -70,6 +70,8 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
         expected_args = 1;
     } else if (positional[0] == "status") {
         cmd.action = cli_action::status;
+    } else if (positional[0] == "whoami") {
+        cmd.action = cli_action::whoami;
     } else {
         cmd.error = "unknown command '" + positional[0] + "'";
         return cmd;
@@ -86,7 +88,7 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     if (cmd.action == cli_action::token)
         cmd.token_name = positional[1];
     if (saw_endpoint && (cmd.action == cli_action::run || cmd.action == cli_action::check_config))
-        cmd.error = "--endpoint is for the token and status commands";
+        cmd.error = "--endpoint is for the token, status and whoami commands";
     return cmd;
 }
 
@@ -95,12 +97,14 @@ const char* usage_text() {
            "       synergy-tokend check-config [--config FILE]\n"
            "       synergy-tokend token NAME [--endpoint http://HOST:PORT | unix:/PATH]\n"
            "       synergy-tokend status [--endpoint http://HOST:PORT | unix:/PATH]\n"
+           "       synergy-tokend whoami [--endpoint http://HOST:PORT | unix:/PATH]\n"
            "       synergy-tokend --help | --version\n"
            "\n"
            "run           keep the configured tokens fresh and serve them (the default)\n"
            "check-config  validate the configuration and exit: 0 valid, 2 invalid\n"
            "token NAME    print profile NAME's token from a running daemon\n"
            "status        print a running daemon's profiles as a table\n"
+           "whoami        print who a running daemon takes this process for, and what it may read\n"
            "\n"
            "--config FILE  default /etc/synergy-tokend/config.json\n"
            "--endpoint E   default $SYNERGY_TOKEND_ENDPOINT, else "

@@ -35,4 +35,9 @@ int run_token_command(const std::string& endpoint, const std::string& name, std:
                       std::ostream& err);
 int run_status_command(const std::string& endpoint, std::ostream& out, std::ostream& err);
 
+// GET /v1/whoami's data as lines for a person: listener, how identified, uid, groups, pid, and
+// the profiles this caller may read.
+std::string format_whoami(const boost::json::value& data);
+int run_whoami_command(const std::string& endpoint, std::ostream& out, std::ostream& err);
+
 } // namespace synergy_tokend

@@ -4,6 +4,7 @@
 //   synergy-tokend check-config [--config FILE]
 //   synergy-tokend token NAME [--endpoint E]
 //   synergy-tokend status [--endpoint E]
+//   synergy-tokend whoami [--endpoint E]
 //   synergy-tokend --help | --version
 // Options may stand before or after the subcommand's arguments; "--opt=value" is accepted too.
 #pragma once
@@ -21,7 +22,7 @@ inline constexpr int usage = 2;       // bad arguments, or an invalid configurat
 inline constexpr int unreachable = 3; // clients: the daemon did not answer
 } // namespace exit_code
 
-enum class cli_action { run, check_config, token, status, help, version };
+enum class cli_action { run, check_config, token, status, whoami, help, version };
 
 struct cli_command {
     cli_action action = cli_action::run;
