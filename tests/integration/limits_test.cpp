@@ -1,4 +1,5 @@
-// Connection limits on the wire (PRODUCT.md §6, issue 5): slow clients are cut off after 10 s,
+// Connection limits on the wire (PRODUCT.md §6, issue 5): slow clients are cut off after
+// listen.request_timeout_s (10 s by default, shortened here so the suite does not wait for it),
 // connections beyond listen.max_connections are closed at once, pipelined requests are answered
 // in order, and 1,000 concurrent connections of which 100 are slowloris leave every well-behaved
 // client served, memory bounded and no file descriptor behind.
@@ -93,14 +94,14 @@ struct client {
             *body = res.body();
         return res.result_int();
     }
-    // Slowloris: sends `first_line`, then one more header byte a second. Returns the seconds
-    // from the first byte until a write fails (the daemon cut the connection), or -1 when it
-    // still takes bytes after `limit`.
+    // Slowloris: sends `first_line`, then one more header byte every 250 ms. Returns the
+    // seconds from the first byte until a write fails (the daemon cut the connection), or -1
+    // when it still takes bytes after `limit`.
     double dribble_until_cut(const std::string& first_line, std::chrono::seconds limit) {
         const auto start = steady::now();
         send(first_line);
         while (steady::now() - start < limit) {
-            std::this_thread::sleep_for(1s);
+            std::this_thread::sleep_for(250ms);
             boost::system::error_code ec;
             asio::write(sock, asio::buffer("X", 1), ec);
             if (ec)
@@ -126,9 +127,14 @@ struct client {
 
 BOOST_AUTO_TEST_SUITE(limits)
 
-BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_10_s_while_others_are_served) {
+// The limits are listen.request_timeout_s and listen.keepalive_idle_s; a test at their defaults
+// (10 s, 60 s) would wait as long, so they are 2 s and 5 s here: what is checked is which limit
+// applies when, and that a connection still sending bytes is cut all the same.
+constexpr double request_timeout_s = 2;
+
+BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_the_request_timeout_while_others_are_served) {
     mock_upstream mock;
-    tokend_daemon daemon(config_for(mock));
+    tokend_daemon daemon(config_for(mock, R"(,"request_timeout_s":2,"keepalive_idle_s":5)"));
     const unsigned short port = daemon.tcp().port;
 
     // Silent: connects and sends nothing.
@@ -137,14 +143,14 @@ BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_10_s_while_others_are_served
         client c(port);
         silent_closed_after = c.seconds_until_closed(20s);
     });
-    // Slowloris: a request line, then one header byte a second, forever.
+    // Slowloris: a request line, then one header byte every 250 ms, forever.
     double dribbler_closed_after = -1;
     std::thread dribbler([&] {
         client c(port);
         dribbler_closed_after = c.dribble_until_cut("GET /healthz HTTP/1.1\r\n", 20s);
     });
-    // Kept alive after one request, idle a while, then a slow second request: cut 10 s after
-    // that request's first byte, not after the 60 s allowed for idling.
+    // Kept alive after one request, idle longer than the request timeout (but within the 5 s
+    // allowed for idling), then a slow second request: cut 2 s after that request's first byte.
     double second_request_cut_after = -1;
     std::thread idler([&] {
         client c(port);
@@ -152,11 +158,11 @@ BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_10_s_while_others_are_served
         boost::beast::flat_buffer buf;
         if (c.read_response(buf) != 200)
             return;
-        std::this_thread::sleep_for(2s);
+        std::this_thread::sleep_for(3s);
         second_request_cut_after = c.dribble_until_cut("GET /healthz HTTP/1.1\r\n", 20s);
     });
-    // Meanwhile others are served at once.
-    std::this_thread::sleep_for(2s);
+    // Meanwhile others are served at once, while the three above are held open.
+    std::this_thread::sleep_for(1s);
     for (int i = 0; i < 5; ++i)
         BOOST_CHECK_EQUAL(daemon.get_token("stats").status, 200u);
     silent.join();
@@ -164,13 +170,16 @@ BOOST_AUTO_TEST_CASE(slow_clients_are_cut_off_after_10_s_while_others_are_served
     idler.join();
     BOOST_TEST_MESSAGE("kept-alive connection's slow second request cut after "
                        << second_request_cut_after << " s");
-    BOOST_CHECK(second_request_cut_after >= 9.5 && second_request_cut_after <= 13.0);
+    BOOST_CHECK(second_request_cut_after >= request_timeout_s - 0.2 &&
+                second_request_cut_after <= request_timeout_s + 1.5);
     BOOST_TEST_MESSAGE("silent connection closed after "
                        << silent_closed_after << " s, slowloris cut after " << dribbler_closed_after
                        << " s");
-    BOOST_CHECK(silent_closed_after >= 9.5 && silent_closed_after <= 12.0);
-    // The write that fails comes at most 1 s after the close, and a reset may take one more.
-    BOOST_CHECK(dribbler_closed_after >= 9.5 && dribbler_closed_after <= 13.0);
+    BOOST_CHECK(silent_closed_after >= request_timeout_s - 0.2 &&
+                silent_closed_after <= request_timeout_s + 1.0);
+    // The write that fails comes at most 250 ms after the close, and a reset takes one more.
+    BOOST_CHECK(dribbler_closed_after >= request_timeout_s - 0.2 &&
+                dribbler_closed_after <= request_timeout_s + 1.5);
     BOOST_CHECK(daemon.proc().running());
 }
 
@@ -224,11 +233,14 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
 }
 
 // 900 well-behaved keep-alive clients asking for a token about once a second, and 100 slowloris
-// clients dribbling one header line every 2 s (and reconnecting when cut off), for 30 s.
+// clients dribbling one header line every 500 ms (and reconnecting when cut off), for 8 s. The
+// request timeout is 2 s (listen.request_timeout_s), so in those 8 s every slowloris client is
+// cut and reconnects three times or so: the same churn of cut connections, memory under load and
+// descriptors given back that a 30 s run at the default 10 s showed, in a quarter of the time.
 BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
     raise_own_descriptor_limit();
     mock_upstream mock;
-    tokend_daemon daemon(config_for(mock));
+    tokend_daemon daemon(config_for(mock, R"(,"request_timeout_s":2)"));
     BOOST_REQUIRE_EQUAL(daemon.get_token("stats").status, 200u);
     const int pid = daemon.proc().pid();
     std::this_thread::sleep_for(300ms);
@@ -237,7 +249,7 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
 
     constexpr int good_clients = 900;
     constexpr int slow_clients = 100;
-    constexpr auto run_for = 30s;
+    constexpr auto run_for = 8s;
     const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), daemon.tcp().port);
     asio::io_context ctx;
     const auto end = steady::now() + run_for;
@@ -285,7 +297,7 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
                 if (wec)
                     break;
                 next = "X-Slow-" + std::to_string(line) + ": 1\r\n";
-                pause.expires_after(2s);
+                pause.expires_after(500ms);
                 co_await pause.async_wait(nothrow);
                 // Cut off: the daemon closed its end; a read sees it at once.
                 if (sock.available() > 0) {
@@ -322,7 +334,7 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
             sampler.async_wait([&](const boost::system::error_code&) { sample(); });
         }
     };
-    sampler.expires_after(5s);
+    sampler.expires_after(1s);
     sampler.async_wait([&](const boost::system::error_code&) { sample(); });
     ctx.run();
 
@@ -332,11 +344,13 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
                               << " s); VmRSS " << rss_before << " KiB before, peak " << rss_peak
                               << " KiB with " << open_at_peak << " descriptors open");
     BOOST_CHECK_EQUAL(failed, 0u);
-    BOOST_CHECK_GE(served, good_clients * 25u);
+    // About one request a second each after a start spread over the first second.
+    BOOST_CHECK_GE(served, good_clients * 6u);
     BOOST_CHECK_EQUAL(slow_served, 0u);
-    // Each slowloris connection is cut 10 s after its first byte (noticed at its next 2 s tick).
-    BOOST_CHECK_GE(cut_off, slow_clients * 1u);
-    BOOST_CHECK_LE(longest_slow_connection_s, 14.0);
+    // Each slowloris connection is cut 2 s after its first byte (noticed at its next 500 ms
+    // tick), and reconnects: two cuts each at least in 8 s.
+    BOOST_CHECK_GE(cut_off, slow_clients * 2u);
+    BOOST_CHECK_LE(longest_slow_connection_s, request_timeout_s + 1.5);
 #ifndef __SANITIZE_ADDRESS__
     BOOST_CHECK_LE(rss_peak, 64 * 1024);
 #else
@@ -346,8 +360,7 @@ BOOST_AUTO_TEST_CASE(thousand_connections_with_a_hundred_slowloris) {
     BOOST_CHECK(daemon.proc().running());
     BOOST_CHECK_EQUAL(daemon.get_token("stats").status, 200u);
 
-    // Every connection gone: the daemon holds no more descriptors than before (its pooled
-    // upstream connection may have been closed by the mock's 30 s idle timeout meanwhile).
+    // Every connection gone: the daemon holds no more descriptors than before.
     std::size_t fds_after = 0;
     const auto settle_by = steady::now() + 5s;
     do {
