@@ -8,9 +8,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "synergy_tokend/digest.hpp"
 #include "synergy_tokend/log.hpp"
@@ -22,7 +19,7 @@
 namespace synergy_tokend {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
+namespace http = boost::beast::http;
 using namespace asio::experimental::awaitable_operators;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -31,75 +28,44 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-// A sleeping driver re-checks the wall clock at least this often, so a clock jump or a
-// suspend/resume cannot leave a token unrefreshed past its real refresh point.
-constexpr milliseconds max_sleep_chunk{30000};
-
-// Scopes sorted and each once: upstream refuses duplicates, and the order carries no meaning.
-std::string token_request_body(const profile_config& p, const std::string& identity) {
-    json::object body;
-    body["userIdentityToken"] = identity;
-    body["product"] = p.product;
-    body["customerId"] = p.customer_id;
-    if (p.scopes) {
-        json::array scopes;
-        for (auto& s : normalized_scopes(*p.scopes))
-            scopes.emplace_back(std::move(s));
-        body["scopes"] = std::move(scopes);
-    }
-    return json::serialize(body);
-}
-
-// What an on-demand entry costs beyond its strings and sizeof(entry) (see token_store.hpp): the
-// unordered_map node and its bucket, the LRU list node, the shared_ptr control block, and a
-// 16-byte allocator header on each of those allocations and on each string buffer.
-constexpr std::size_t on_demand_entry_overhead = 256;
 
 std::string seconds_text(milliseconds d) {
     return std::to_string(std::chrono::duration_cast<seconds>(d).count()) + " s";
 }
 
+std::optional<std::string_view> field_of(const http::response<http::string_body>& r,
+                                         http::field f) {
+    const auto it = r.find(f);
+    if (it == r.end())
+        return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+}
+
 } // namespace
 
-struct token_store::entry {
-    entry(asio::any_io_executor ex, profile_config c)
-        : cfg(std::move(c))
-        , wake(ex)
-        , done(ex, steady::time_point::max()) {}
+// What the waiters of one upstream attempt wait on: a timer that never expires, cancelled when
+// the attempt ends (or the store stops), so every waiter wakes at once.
+struct attempt_signal {
+    explicit attempt_signal(asio::any_io_executor ex)
+        : done(ex, steady::time_point::max()) {}
+    asio::steady_timer done;
+    bool finished = false; // set before `done` is cancelled: a later waiter does not wait
+    void finish() {
+        finished = true;
+        done.cancel();
+    }
+};
 
+struct token_store::profile {
+    profile(asio::any_io_executor ex, profile_config c, refresh_config r, random_source d)
+        : cfg(std::move(c))
+        , machine(std::move(r), std::move(d))
+        , wake(ex) {}
     profile_config cfg;
-    bool on_demand = false;
-    std::optional<token_value> current;
-    fetch_outcome last_outcome = fetch_outcome::none;
-    bool in_flight = false;
-    bool stopped = false;
-    bool kicked = false;
+    profile_machine machine;
+    asio::steady_timer wake; // the driver's sleep; cancelled when the schedule changes
+    signal_ptr attempt;      // of the attempt in flight (or the last one)
     bool first_fetch_done = false;
-    unsigned consecutive_failures = 0;
-    std::uint64_t refresh_count = 0;
-    std::uint64_t failures_total = 0;
-    std::uint64_t rejections_total = 0;
-    std::string last_error;
-    std::string logged_problem; // the failure last logged, so a retry does not log again
-    std::optional<wall_clock::time_point> next_attempt_at;
-    std::optional<wall_clock::time_point> last_refresh_at;
-    std::optional<steady::time_point> last_attempt_end;
-    std::optional<steady::time_point> not_before;       // upstream's Retry-After, if it sent one
-    std::uint64_t generation = 0;                       // fetches ended so far
-    std::optional<upstream_http_error> last_http_error; // of the last fetch, if upstream said no
-    bool last_reply_unusable = false; // the last fetch got a 2xx without a usable token
-    std::optional<wall_clock::time_point> refresh_due; // on-demand: refresh on the next request
-    std::list<std::string>::iterator lru_position;     // on-demand: place in on_demand_lru_
-    steady::time_point last_used{};  // on-demand: last token served, for the sweep
-    bool cached = false;             // on-demand: in on_demand_ (not evicted)
-    std::size_t accounted_bytes = 0; // on-demand: its part of on_demand_bytes_
-    // Upstream refusals of attached tokens (decide_refusal): the token whose refusal forced a
-    // refresh, whether that refresh has yet to bring a token, and the token it brought.
-    std::string forced_for;
-    bool forced_pending = false;
-    std::string brought_by_refusal;
-    asio::steady_timer wake; // the driver's sleep; cancelled to fetch early
-    asio::steady_timer done; // never expires; cancelled to wake waiters when a fetch ends
 };
 
 token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_client& upstream,
@@ -111,75 +77,97 @@ token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_c
     , sweep_timer_(std::make_unique<asio::steady_timer>(ex))
     , rng_(std::random_device{}()) {
     for (const auto& p : cfg_.tokens)
-        entries_.emplace(p.name, std::make_shared<entry>(ex_, p));
+        profiles_.emplace(
+            p.name, std::make_shared<profile>(ex_, p, cfg_.refresh, [this] { return draw(); }));
 }
 
 token_store::~token_store() {
     stop();
 }
 
+moment token_store::now() {
+    return {wall_clock::now(), steady::now()};
+}
+
+double token_store::draw() {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+bool token_store::servable(const std::optional<token_value>& t, wall_clock::time_point now) const {
+    return t && t->expires_at - now > cfg_.refresh.min_serve_remaining;
+}
+
 void token_store::start(std::function<void()> first_round_done) {
     started_ = true;
     first_round_done_ = std::move(first_round_done);
-    first_fetches_pending_ = entries_.size();
+    first_fetches_pending_ = profiles_.size();
+    std::map<std::string, token_value> restored;
     if (cfg_.state.persist)
-        restore_persisted();
+        restored = restore_persisted();
     if (first_fetches_pending_ == 0 && first_round_done_)
         first_round_done_();
-    for (auto& [name, e] : entries_)
-        asio::co_spawn(ex_, drive(this, e), asio::detached);
+    const moment t = now();
+    for (auto& [name, p] : profiles_) {
+        std::optional<token_value> saved;
+        if (auto it = restored.find(name); it != restored.end())
+            saved = std::move(it->second);
+        if (p->machine.start(t, std::move(saved)))
+            begin_attempt(p);
+        asio::co_spawn(ex_, drive(this, p), asio::detached);
+    }
     asio::co_spawn(ex_, sweep_on_demand(this), asio::detached);
+}
+
+void token_store::retire(profile& p) {
+    p.machine.retire();
+    p.wake.cancel();
+    if (p.attempt)
+        p.attempt->finish(); // its waiters are refused; the attempt's end is still reported
 }
 
 void token_store::stop() {
     if (stopped_)
         return;
     stopped_ = true;
-    for (auto* map : {&entries_}) {
-        for (auto& [name, e] : *map) {
-            e->stopped = true;
-            e->wake.cancel();
-            e->done.cancel();
-        }
-    }
-    for (auto& [key, e] : on_demand_) {
-        e->stopped = true;
-        e->done.cancel();
-    }
+    for (auto& [name, p] : profiles_)
+        retire(*p);
+    on_demand_.for_each([](on_demand_entry& e) {
+        if (e.attempt)
+            e.attempt->finish();
+    });
     sweep_timer_->cancel();
 }
 
-void token_store::restore_persisted() {
+std::map<std::string, token_value> token_store::restore_persisted() {
+    std::map<std::string, token_value> out;
     std::vector<persisted_token> saved;
     if (auto problem = read_state_file(cfg_.state.dir, saved); !problem.empty()) {
         log::warn("token_store", "ignoring the state file: " + problem);
-        return;
+        return out;
     }
     const identity_read id = identity_.get();
     if (!id.ok() || saved.empty())
-        return;
+        return out;
     const std::string identity_hash = sha256_hex(id.token);
-    const auto now = wall_clock::now();
-    for (const auto& p : saved) {
-        auto it = entries_.find(p.profile);
-        if (it == entries_.end())
+    const auto t = wall_clock::now();
+    for (const auto& s : saved) {
+        auto it = profiles_.find(s.profile);
+        if (it == profiles_.end())
             continue;
-        entry& e = *it->second;
-        if (p.identity_sha256 != identity_hash || p.product != e.cfg.product ||
-            p.customer_id != e.cfg.customer_id || !same_scopes(p.scopes, e.cfg.scopes))
+        const profile_config& pc = it->second->cfg;
+        if (s.identity_sha256 != identity_hash || s.product != pc.product ||
+            s.customer_id != pc.customer_id || !same_scopes(s.scopes, pc.scopes))
             continue;
-        token_value v{p.token, p.token_type, p.issued_at, p.issued_at + p.lifetime};
-        if (v.expires_at - now <= cfg_.refresh.min_serve_remaining)
+        token_value v{s.token, s.token_type, s.issued_at, s.issued_at + s.lifetime};
+        if (!servable(v, t))
             continue;
-        e.current = std::move(v);
+        log::info("token_store", "profile " + pc.name + ": using the saved token, valid for " +
+                                     std::to_string(whole_seconds_until(v.expires_at, t)) +
+                                     " s more; no upstream call");
+        out.emplace(s.profile, std::move(v));
         secrets_stale_ = true;
-        e.last_outcome = fetch_outcome::ok;
-        e.last_refresh_at = p.issued_at;
-        log::info("token_store",
-                  "profile " + e.cfg.name + ": using the saved token, valid for " +
-                      std::to_string(whole_seconds_until(e.current->expires_at, now)) +
-                      " s more; no upstream call");
     }
+    return out;
 }
 
 void token_store::persist() {
@@ -188,21 +176,21 @@ void token_store::persist() {
         return;
     const std::string identity_hash = sha256_hex(id.token);
     std::vector<persisted_token> tokens;
-    for (const auto& [name, e] : entries_) {
-        if (!e->current)
+    for (const auto& [name, p] : profiles_) {
+        const auto& current = p->machine.current();
+        if (!current)
             continue;
-        persisted_token p;
-        p.profile = name;
-        p.product = e->cfg.product;
-        p.customer_id = e->cfg.customer_id;
-        p.scopes = e->cfg.scopes;
-        p.identity_sha256 = identity_hash;
-        p.token = e->current->token;
-        p.token_type = e->current->token_type;
-        p.issued_at = e->current->issued_at;
-        p.lifetime =
-            std::chrono::duration_cast<seconds>(e->current->expires_at - e->current->issued_at);
-        tokens.push_back(std::move(p));
+        persisted_token s;
+        s.profile = name;
+        s.product = p->cfg.product;
+        s.customer_id = p->cfg.customer_id;
+        s.scopes = p->cfg.scopes;
+        s.identity_sha256 = identity_hash;
+        s.token = current->token;
+        s.token_type = current->token_type;
+        s.issued_at = current->issued_at;
+        s.lifetime = std::chrono::duration_cast<seconds>(current->expires_at - current->issued_at);
+        tokens.push_back(std::move(s));
     }
     if (auto problem = write_state_file(cfg_.state.dir, tokens); !problem.empty())
         log::warn("token_store", "cannot save tokens: " + problem);
@@ -210,376 +198,251 @@ void token_store::persist() {
 
 void token_store::reload(const config& cfg) {
     const bool same_identity = cfg.identity == cfg_.identity;
-    std::map<std::string, entry_ptr, std::less<>> next;
-    for (const auto& p : cfg.tokens) {
-        auto old = entries_.find(p.name);
-        if (same_identity && old != entries_.end() && old->second->cfg == p) {
-            next.emplace(p.name, old->second);
-            entries_.erase(old);
+    std::map<std::string, profile_ptr, std::less<>> next;
+    std::vector<profile_ptr> fresh;
+    for (const auto& pc : cfg.tokens) {
+        auto old = profiles_.find(pc.name);
+        if (same_identity && old != profiles_.end() && old->second->cfg == pc) {
+            old->second->machine.reload(cfg.refresh);
+            next.emplace(pc.name, old->second);
+            profiles_.erase(old);
             continue;
         }
-        auto e = std::make_shared<entry>(ex_, p);
-        next.emplace(p.name, e);
-        if (started_ && !stopped_) {
-            e->first_fetch_done = true; // READY=1 was decided at start
-            asio::co_spawn(ex_, drive(this, e), asio::detached);
-        }
+        auto p = std::make_shared<profile>(ex_, pc, cfg.refresh, [this] { return draw(); });
+        next.emplace(pc.name, p);
+        fresh.push_back(p);
     }
-    for (auto& [name, e] : entries_) {
-        e->stopped = true;
-        e->wake.cancel();
-        e->done.cancel();
-        note_first_fetch_done(*e); // a dropped profile must not hold READY=1 back
+    for (auto& [name, p] : profiles_) {
+        retire(*p);
+        note_first_fetch_done(*p); // a dropped profile must not hold READY=1 back
     }
-    entries_ = std::move(next);
+    profiles_ = std::move(next);
     cfg_ = cfg;
     secrets_stale_ = true;
+    if (started_ && !stopped_) {
+        const moment t = now();
+        for (auto& p : fresh) {
+            p->first_fetch_done = true; // READY=1 was decided at start
+            if (p->machine.start(t))
+                begin_attempt(p);
+            asio::co_spawn(ex_, drive(this, p), asio::detached);
+        }
+    }
     if (!cfg_.on_demand.enabled)
-        evict_on_demand(0, 0);
+        on_demand_.evict(0, 0);
     else
-        evict_on_demand(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
+        on_demand_.evict(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
 }
 
-double token_store::draw(double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng_);
-}
-
-bool token_store::servable(const entry& e, wall_clock::time_point now) const {
-    return e.current && e.current->expires_at - now > cfg_.refresh.min_serve_remaining;
-}
-
-bool token_store::start_fetch(entry_ptr e, bool force, std::string identity) {
-    if (e->stopped)
-        return false;
-    // A woken driver counts as in flight: it has not resumed yet, but it will fetch.
-    if (e->in_flight || e->kicked)
-        return true;
-    if (e->on_demand) {
-        e->in_flight = true; // claimed now: the coroutine starts later, and only one may
-        asio::co_spawn(ex_, fetch_in_background(this, e, std::move(identity)), asio::detached);
-        return true;
-    }
-    // Callers may wake a backing-off driver, but not more often than retry_initial_ms: a burst
-    // of requests against a failing upstream must not turn into a burst of upstream calls.
-    // Nor before a Retry-After that upstream asked for.
-    if (!force && e->last_attempt_end &&
-        steady::now() - *e->last_attempt_end < cfg_.refresh.retry_initial)
-        return false;
-    if (!force && e->not_before && steady::now() < *e->not_before)
-        return false;
-    e->kicked = true;
-    e->wake.cancel();
-    return true;
-}
-
-asio::awaitable<void> token_store::fetch_in_background(token_store* self, entry_ptr e,
-                                                       std::string identity) {
-    co_await self->fetch(e, std::move(identity));
-}
-
-asio::awaitable<void> token_store::drive(token_store* self, entry_ptr e) {
-    unsigned attempt = 0;
-    if (e->current) {
-        // Restored from the state file: no fetch now, refresh on the token's own schedule.
-        const auto lifetime =
-            std::chrono::duration_cast<seconds>(e->current->expires_at - e->current->issued_at);
-        const auto due = e->current->issued_at +
-                         refresh_delay(lifetime, self->cfg_.refresh, self->draw(-1.0, 1.0));
-        const auto delay = std::max(
-            milliseconds(0), std::chrono::duration_cast<milliseconds>(due - wall_clock::now()));
-        e->next_attempt_at = wall_clock::now() + delay;
-        self->note_first_fetch_done(*e);
-        co_await self->sleep(e, delay);
-    }
-    while (!e->stopped) {
-        const attempt_result r = co_await self->fetch(e);
-        if (e->stopped)
+asio::awaitable<void> token_store::drive(token_store* self, profile_ptr p) {
+    if (!p->machine.in_flight())
+        self->note_first_fetch_done(*p); // restored from the state file: no first fetch
+    while (!p->machine.retired()) {
+        const auto at = p->machine.wake_at(now());
+        // Nothing scheduled while an attempt is in flight: its end cancels the wait.
+        p->wake.expires_at(at ? *at : steady::time_point::max());
+        co_await p->wake.async_wait(use_nothrow);
+        if (p->machine.retired())
             break;
-        milliseconds delay{};
-        if (r.ok) {
-            attempt = 0;
-            delay = refresh_delay(r.lifetime, self->cfg_.refresh, self->draw(-1.0, 1.0));
-        } else {
-            ++attempt;
-            delay = backoff_delay(attempt, r.cls, r.retry_after, self->cfg_.refresh,
-                                  self->draw(0.0, 1.0));
-        }
-        e->next_attempt_at = wall_clock::now() + delay;
-        if (r.ok)
-            log::debug("token_store",
-                       "profile " + e->cfg.name + ": next refresh in " + seconds_text(delay));
-        co_await self->sleep(e, delay);
+        if (p->machine.on_timer(now()))
+            self->begin_attempt(p);
     }
 }
 
-asio::awaitable<void> token_store::sleep(entry_ptr e, milliseconds delay) {
-    const auto due = steady::now() + delay;
-    const auto due_wall = wall_clock::now() + delay;
-    while (!e->stopped && !e->kicked) {
-        const auto now = steady::now();
-        if (now >= due || wall_clock::now() >= due_wall)
-            break;
-        e->wake.expires_after(std::min<steady::duration>(due - now, max_sleep_chunk));
-        co_await e->wake.async_wait(use_nothrow);
-    }
-    e->kicked = false;
+void token_store::begin_attempt(const profile_ptr& p) {
+    p->attempt = std::make_shared<attempt_signal>(ex_);
+    asio::co_spawn(ex_, run_attempt(this, p, p->attempt), asio::detached);
 }
 
-asio::awaitable<token_store::attempt_result> token_store::fetch(entry_ptr e, std::string identity) {
-    e->in_flight = true;
-    attempt_result r;
-    std::string problem;
-
-    identity_read id;
-    if (e->on_demand) {
-        id.token = std::move(identity);
-    } else {
-        id = identity_.get(force_identity_reread_);
-        force_identity_reread_ = false;
-        if (id.ok() && id.token != identity_copy_) {
-            identity_copy_ = id.token;
-            secrets_stale_ = true;
-        }
+asio::awaitable<token_store::call_result>
+token_store::call_upstream(std::string identity, std::string product, std::string customer_id,
+                           std::optional<std::vector<std::string>> scopes, bool on_demand) {
+    call_result out;
+    attempt_result& r = out.attempt;
+    const token_call call = build_token_call(identity, product, customer_id, scopes);
+    upstream_request req;
+    req.method = http::verb::post;
+    req.target = call.target;
+    req.content_type = call.content_type;
+    req.body = call.body;
+    upstream_result res = co_await upstream_.send(std::move(req));
+    if (!res.ok()) {
+        r.problem = redact(res.ec.message() + ": " + res.detail, identity);
+        co_return out;
     }
-    e->last_http_error.reset();
-    e->last_reply_unusable = false;
-    if (!id.ok()) {
-        problem = id.error;
-    } else {
-        upstream_request req;
-        req.method = boost::beast::http::verb::post;
-        req.target = "/products/token";
-        req.content_type = "application/json";
-        req.body = token_request_body(e->cfg, id.token);
-        upstream_result res = co_await upstream_.send(std::move(req));
-        const auto now = wall_clock::now();
-        if (!res.ok()) {
-            problem = redact(res.ec.message() + ": " + res.detail, id.token);
-        } else if (const unsigned status = res.response.result_int(); status / 100 == 2) {
-            auto parsed =
-                parse_token_reply(res.response.body(), cfg_.refresh.default_lifetime, now);
-            if (!parsed) {
-                problem = "HTTP " + std::to_string(status) + ": " + parsed.error().message();
-                e->last_reply_unusable = true;
-            } else {
-                if (parsed->lifetime_defaulted)
-                    log::warn("token_store",
-                              "profile " + e->cfg.name +
-                                  ": upstream gave no usable expiresIn or JWT exp; assuming "
-                                  "refresh.default_lifetime_s");
-                r.ok = true;
-                r.lifetime = parsed->lifetime;
-                e->current = token_value{std::move(parsed->token), std::move(parsed->token_type),
-                                         now, now + parsed->lifetime};
-                secrets_stale_ = true;
-            }
-        } else {
-            r.cls = classify_status(status);
-            upstream_http_error http_error{
-                status, redact(res.response.reason(), id.token), {}, {}, {}};
-            if (auto h = res.response.find(boost::beast::http::field::retry_after);
-                h != res.response.end()) {
-                r.retry_after = parse_retry_after(h->value(), now);
-                if (r.retry_after)
-                    http_error.retry_after = std::to_string(r.retry_after->count());
-            }
-            // For the logs and /status: no secret at all. For a drop-in caller: upstream's body
-            // as it came, but for the secrets of anyone else (its own identity token stays).
-            problem = describe_upstream_error(status, redact(res.response.body(), id.token));
-            http_error.body = redact(res.response.body(), {}, e->on_demand ? id.token : "");
-            if (auto ct = res.response.find(boost::beast::http::field::content_type);
-                ct != res.response.end())
-                http_error.content_type = redact(ct->value(), id.token);
-            http_error.body.shrink_to_fit(); // counted by capacity for on_demand.max_bytes
-            e->last_http_error = std::move(http_error);
-            if (r.cls == failure_class::auth && !e->on_demand) {
-                force_identity_reread_ = true;
-                problem += " (identity token from " + identity_.describe() +
-                           " rejected; it is re-read before the next attempt)";
-            }
-        }
+    token_call_reply reply;
+    reply.status = res.response.result_int();
+    reply.body = res.response.body();
+    reply.retry_after = field_of(res.response, http::field::retry_after);
+    reply.content_type = field_of(res.response, http::field::content_type);
+    token_call_result c =
+        classify_token_reply(reply, cfg_.refresh.default_lifetime, wall_clock::now());
+    r.cls = c.cls;
+    switch (c.outcome) {
+    case token_call_outcome::ok:
+        r.ok = true;
+        r.token = std::move(c.reply.token);
+        r.token_type = std::move(c.reply.token_type);
+        r.lifetime = c.reply.lifetime;
+        out.lifetime_defaulted = c.reply.lifetime_defaulted;
+        break;
+    case token_call_outcome::bad_reply:
+        r.problem = std::move(c.problem);
+        out.bad_reply = true;
+        break;
+    case token_call_outcome::http_error: {
+        r.retry_after = c.retry_after;
+        upstream_http_error e{reply.status, redact(res.response.reason(), identity), {}, {}, {}};
+        if (r.retry_after)
+            e.retry_after = std::to_string(r.retry_after->count());
+        // For the logs and /status: no secret at all. For a drop-in caller: upstream's body as it
+        // came, but for the secrets of anyone else (its own identity token stays).
+        r.problem = describe_upstream_error(reply.status, redact(reply.body, identity));
+        e.body = redact(reply.body, {}, on_demand ? std::string_view(identity) : "");
+        if (reply.content_type)
+            e.content_type = redact(*reply.content_type, identity);
+        e.body.shrink_to_fit(); // counted by capacity for on_demand.max_bytes
+        out.http_error = std::move(e);
+        break;
     }
+    }
+    co_return out;
+}
 
-    const auto now = wall_clock::now();
-    const std::string subject =
-        e->on_demand ? "on-demand token for product " + e->cfg.product : "profile " + e->cfg.name;
-    if (r.ok) {
-        if (e->on_demand)
-            e->refresh_due = now + refresh_delay(r.lifetime, cfg_.refresh, draw(-1.0, 1.0));
-        if (e->forced_pending) {
-            e->brought_by_refusal = e->current->token;
-            secrets_stale_ = true;
-            e->forced_pending = false;
-        }
-        ++e->refresh_count;
-        e->consecutive_failures = 0;
-        e->last_refresh_at = now;
-        e->last_outcome = fetch_outcome::ok;
-        e->last_error.clear();
-        if (!e->logged_problem.empty()) {
-            log::info("token_store", subject + ": upstream recovered, token " +
-                                         "refreshed, valid for " +
-                                         std::to_string(r.lifetime.count()) + " s");
-            e->logged_problem.clear();
-        } else {
+asio::awaitable<void> token_store::run_attempt(token_store* self, profile_ptr p,
+                                               signal_ptr signal) {
+    const std::string subject = "profile " + p->cfg.name;
+    identity_read id = self->identity_.get(self->force_identity_reread_);
+    self->force_identity_reread_ = false;
+    if (id.ok() && id.token != self->identity_copy_) {
+        self->identity_copy_ = id.token;
+        self->secrets_stale_ = true;
+    }
+    call_result c;
+    if (!id.ok())
+        c.attempt.problem = id.error;
+    else
+        c = co_await self->call_upstream(id.token, p->cfg.product, p->cfg.customer_id,
+                                         p->cfg.scopes, false);
+    attempt_result& r = c.attempt;
+    if (!r.ok && r.cls == failure_class::auth)
+        r.problem += " (identity token from " + self->identity_.describe() +
+                     " rejected; it is re-read before the next attempt)";
+    if (r.ok && c.lifetime_defaulted)
+        log::warn("token_store", subject +
+                                     ": upstream gave no usable expiresIn or JWT exp; assuming "
+                                     "refresh.default_lifetime_s");
+    const bool ok = r.ok;
+    const auto lifetime = r.lifetime;
+    const std::string problem = r.problem;
+    const failure_class cls = r.cls;
+    const moment t = now();
+    const attempt_end end = p->machine.on_attempt_end(t, std::move(r));
+    if (end.reread_identity)
+        self->force_identity_reread_ = true;
+    if (ok) {
+        self->secrets_stale_ = true; // the new token (and the one a forced refresh brought)
+        if (end.log == profile_log::recovered)
+            log::info("token_store", subject + ": upstream recovered, token refreshed, valid for " +
+                                         std::to_string(lifetime.count()) + " s");
+        else
             log::debug("token_store", subject + ": token refreshed, valid for " +
-                                          std::to_string(r.lifetime.count()) + " s");
-        }
-    } else {
-        ++e->consecutive_failures;
-        ++(r.cls == failure_class::rejected ? e->rejections_total : e->failures_total);
-        e->last_outcome =
-            r.cls == failure_class::rejected ? fetch_outcome::rejected : fetch_outcome::failed;
-        e->last_error = problem;
-        if (problem != e->logged_problem && !e->on_demand) {
-            const char* consequence =
-                r.cls == failure_class::rejected
-                    ? "profile marked failed; retrying at refresh.retry_max_ms"
-                    : (servable(*e, now) ? "serving the current token while it lasts (stale)"
-                                         : "no token to serve; retrying with backoff");
-            log::write(r.cls == failure_class::transient ? log_level::warn : log_level::error,
-                       "token_store",
-                       subject + ": token request failed: " + problem + "; " + consequence);
-            e->logged_problem = problem;
-        }
+                                          std::to_string(lifetime.count()) + " s");
+        log::debug("token_store", subject + ": next refresh in " + seconds_text(end.next_in));
+    } else if (end.log == profile_log::failed) {
+        const char* consequence = "no token to serve; retrying with backoff";
+        if (end.consequence == failure_consequence::marked_failed)
+            consequence = "profile marked failed; retrying at refresh.retry_max_ms";
+        else if (end.consequence == failure_consequence::stale)
+            consequence = "serving the current token while it lasts (stale)";
+        log::write(cls == failure_class::transient ? log_level::warn : log_level::error,
+                   "token_store",
+                   subject + ": token request failed: " + problem + "; " + consequence);
     }
-    if (e->on_demand && !r.ok)
-        log::debug("token_store", subject + ": token request failed: " + problem);
-    e->in_flight = false;
-    e->last_attempt_end = steady::now();
-    e->not_before.reset();
-    if (r.retry_after)
-        e->not_before = *e->last_attempt_end +
-                        std::min<steady::duration>(*r.retry_after, cfg_.refresh.retry_max);
-    ++e->generation;
-    e->done.cancel();
-    if (e->on_demand) {
-        account_on_demand(*e);
-        evict_on_demand(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
-    }
-    note_first_fetch_done(*e);
-    if (!e->on_demand && on_fetch_end_)
-        on_fetch_end_();
-    if (r.ok && !e->on_demand && cfg_.state.persist)
-        persist();
-    co_return r;
+    signal->finish();
+    p->wake.cancel(); // the driver sleeps until the new schedule
+    self->note_first_fetch_done(*p);
+    if (self->on_fetch_end_)
+        self->on_fetch_end_();
+    if (ok && self->cfg_.state.persist && !p->machine.retired())
+        self->persist();
 }
 
-void token_store::note_first_fetch_done(entry& e) {
-    if (e.first_fetch_done || e.on_demand)
+void token_store::note_first_fetch_done(profile& p) {
+    if (p.first_fetch_done)
         return;
-    e.first_fetch_done = true;
+    p.first_fetch_done = true;
     if (first_fetches_pending_ > 0 && --first_fetches_pending_ == 0 && first_round_done_)
         first_round_done_();
 }
 
-serve_result token_store::failure_of(const entry& e, wall_clock::time_point now) const {
+asio::awaitable<void> token_store::wait_for(signal_ptr signal) {
+    if (!signal || signal->finished || stopped_)
+        co_return;
+    asio::steady_timer timeout(ex_, steady::now() + cfg_.upstream.request_timeout);
+    co_await (signal->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+}
+
+serve_result token_store::result_of(const profile& p, const caller_step& step) const {
     serve_result out;
+    if (step.action == caller_action::serve && p.machine.current()) {
+        out.outcome = serve_result::status::ok;
+        out.token = *p.machine.current();
+        return out;
+    }
     out.outcome = serve_result::status::unavailable;
-    const std::string subject =
-        e.on_demand ? "on-demand token for product " + e.cfg.product : "profile " + e.cfg.name;
-    out.reason = subject + " has no valid token";
-    if (!e.last_error.empty())
-        out.reason += ": " + e.last_error;
-    out.retry_after = seconds(1);
-    if (e.next_attempt_at && !e.in_flight && !e.on_demand)
-        out.retry_after =
-            std::max(out.retry_after, std::chrono::ceil<seconds>(*e.next_attempt_at - now));
+    out.reason = "profile " + p.cfg.name + " has no valid token";
+    if (!p.machine.last_error().empty())
+        out.reason += ": " + p.machine.last_error();
+    out.retry_after = step.retry_after;
     return out;
 }
 
-asio::awaitable<serve_result> token_store::wait_for_token(entry_ptr e, bool force_fetch) {
-    const std::uint64_t generation_at_start = e->generation;
-    const auto deadline = steady::now() + cfg_.upstream.request_timeout;
-    asio::steady_timer timeout(ex_, deadline);
-    for (;;) {
-        const auto now = wall_clock::now();
-        if (servable(*e, now) && !force_fetch) {
-            serve_result out;
-            out.outcome = serve_result::status::ok;
-            out.token = *e->current;
-            co_return out;
-        }
-        if (e->generation != generation_at_start) {
-            // The fetch this caller waited for has ended without a servable token.
-            serve_result out = failure_of(*e, now);
-            if (servable(*e, now)) {
-                out.outcome = serve_result::status::ok;
-                out.token = *e->current;
-            } else if (e->on_demand && e->last_http_error) {
-                out.outcome = serve_result::status::upstream_error;
-                out.upstream = *e->last_http_error;
-            } else if (e->on_demand && e->last_reply_unusable) {
-                out.outcome = serve_result::status::bad_reply;
-            }
-            co_return out;
-        }
-        const bool rejected = e->last_outcome == fetch_outcome::rejected && !e->in_flight;
-        if (e->stopped || (rejected && !force_fetch) || steady::now() >= deadline ||
-            !start_fetch(e, force_fetch))
-            co_return failure_of(*e, now);
-        force_fetch = false;
-        co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
+asio::awaitable<serve_result> token_store::settle(profile_ptr p, caller_step step) {
+    if (step.start_attempt)
+        begin_attempt(p);
+    if (step.action == caller_action::wait) {
+        co_await wait_for(p->attempt);
+        step = p->machine.after_wait(now());
     }
+    co_return result_of(*p, step);
 }
 
 const token_value* token_store::servable_now(std::string_view name,
                                              wall_clock::time_point now) const {
-    const auto it = entries_.find(name);
-    if (it == entries_.end() || !servable(*it->second, now))
+    const auto it = profiles_.find(name);
+    if (it == profiles_.end() || !it->second->machine.servable(now))
         return nullptr;
-    return &*it->second->current;
+    return &*it->second->machine.current();
 }
 
 asio::awaitable<serve_result> token_store::get(std::string name) {
-    const auto it = entries_.find(name);
-    if (it == entries_.end()) {
+    const auto it = profiles_.find(name);
+    if (it == profiles_.end()) {
         serve_result out;
         out.outcome = serve_result::status::unknown_profile;
         out.reason = "no token profile named '" + name + "'";
         co_return out;
     }
-    co_return co_await wait_for_token(it->second, false);
+    profile_ptr p = it->second;
+    co_return co_await settle(p, p->machine.on_caller(now()));
 }
 
 asio::awaitable<serve_result>
 token_store::get_replacing(std::string name, std::string rejected_token, unsigned upstream_status) {
-    const auto it = entries_.find(name);
-    if (it == entries_.end())
+    const auto it = profiles_.find(name);
+    if (it == profiles_.end())
         co_return co_await get(std::move(name));
-    entry_ptr e = it->second;
-    refusal_facts facts;
-    facts.status = upstream_status;
-    facts.is_current = e->current && e->current->token == rejected_token;
-    if (facts.is_current)
-        facts.age = std::chrono::duration_cast<seconds>(wall_clock::now() - e->current->issued_at);
-    facts.brought_by_refusal =
-        !e->brought_by_refusal.empty() && e->brought_by_refusal == rejected_token;
-    facts.already_forced_for = !e->forced_for.empty() && e->forced_for == rejected_token;
-    facts.in_flight = e->in_flight || e->kicked;
-    switch (decide_refusal(facts)) {
-    case refusal_step::use_current:
-    case refusal_step::pass_on:
-        // The current token, without a fetch: the caller retries only if it differs.
-        co_return co_await wait_for_token(e, false);
-    case refusal_step::join_refresh:
-        co_await wait_for_fetch(e);
-        co_return co_await wait_for_token(e, false);
-    case refusal_step::force_refresh:
-        break;
+    profile_ptr p = it->second;
+    const caller_step step = p->machine.on_refusal(now(), rejected_token, upstream_status);
+    if (step.refusal == refusal_step::force_refresh) {
+        log::info("token_store", "profile " + p->cfg.name +
+                                     ": upstream refused the current token (HTTP " +
+                                     std::to_string(upstream_status) +
+                                     "); fetching a new one, serving this one until it arrives");
+        secrets_stale_ = true; // the refused token is held as forced_for
     }
-    log::info("token_store", "profile " + e->cfg.name +
-                                 ": upstream refused the current token (HTTP " +
-                                 std::to_string(upstream_status) +
-                                 "); fetching a new one, serving this one until it arrives");
-    e->forced_for = std::move(rejected_token);
-    e->forced_pending = true;
-    e->brought_by_refusal.clear();
-    secrets_stale_ = true;
-    // A refresh already in flight may be about to bring the replacement: the forced wait joins it
-    // rather than starting another. The refused token stays servable meanwhile (GET
-    // /v1/tokens/{name} keeps answering with it) and comes back here if the refresh fails.
-    co_return co_await wait_for_token(e, true);
+    co_return co_await settle(p, step);
 }
 
 const profile_config* token_store::profile_for(const token_request& req) {
@@ -601,31 +464,22 @@ asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
     if (req.scopes)
         req.scopes = normalized_scopes(std::move(*req.scopes));
     const std::string key = on_demand_key(req);
-    entry_ptr e;
-    if (auto it = on_demand_.find(key); it != on_demand_.end()) {
-        e = it->second;
-    } else {
-        evict_on_demand(cfg_.on_demand.max_entries - 1, cfg_.on_demand.max_bytes);
-        profile_config pc;
-        pc.name = key.substr(0, 12);
-        pc.product = std::move(req.product);
-        pc.customer_id = std::move(req.customer_id);
-        pc.scopes = std::move(req.scopes);
-        e = std::make_shared<entry>(ex_, std::move(pc));
-        e->on_demand = true;
-        on_demand_lru_.push_front(key);
-        e->lru_position = on_demand_lru_.begin();
-        e->last_used = steady::now();
-        e->cached = true;
-        on_demand_.emplace(key, e);
-        account_on_demand(*e);
+    on_demand_cache::entry_ptr e = on_demand_.find(key);
+    if (!e) {
+        on_demand_entry fields;
+        fields.product = std::move(req.product);
+        fields.customer_id = std::move(req.customer_id);
+        fields.scopes = std::move(req.scopes);
+        e = on_demand_.insert(key, std::move(fields), steady::now(), cfg_.on_demand.max_entries,
+                              cfg_.on_demand.max_bytes);
+        secrets_stale_ = true; // an eviction may have dropped a token
     }
 
     on_demand_facts facts;
-    const auto now = wall_clock::now();
-    facts.servable = servable(*e, now);
-    facts.refresh_due = e->refresh_due && now >= *e->refresh_due;
-    facts.in_flight = e->in_flight;
+    const auto wall = wall_clock::now();
+    facts.servable = servable(e->current, wall);
+    facts.refresh_due = e->refresh_due && wall >= *e->refresh_due;
+    facts.in_flight = e->attempt != nullptr;
     facts.last_attempt_end = e->last_attempt_end;
     facts.not_before = e->not_before;
     const on_demand_decision d = decide_on_demand(facts, steady::now(), cfg_.refresh.retry_initial);
@@ -633,10 +487,10 @@ asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
     case on_demand_step::serve_and_refresh:
         // In the background, with this request's identity token; this caller gets the current
         // token.
-        start_fetch(e, true, std::move(req.identity_token));
+        begin_on_demand_attempt(e, std::move(req.identity_token));
         [[fallthrough]];
     case on_demand_step::serve: {
-        touch_on_demand(*e);
+        on_demand_.touch(*e, steady::now());
         serve_result out;
         out.outcome = serve_result::status::ok;
         out.token = *e->current;
@@ -645,22 +499,24 @@ asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
     case on_demand_step::repeat_failure:
         co_return on_demand_failure(*e, d.retry_after, true);
     case on_demand_step::fetch:
-        start_fetch(e, true, std::move(req.identity_token));
+        begin_on_demand_attempt(e, std::move(req.identity_token));
         break;
     case on_demand_step::wait:
         break;
     }
-    co_await wait_for_fetch(e);
-    if (servable(*e, wall_clock::now())) {
-        touch_on_demand(*e);
+    co_await wait_for(e->attempt);
+    if (servable(e->current, wall_clock::now())) {
+        on_demand_.touch(*e, steady::now());
         serve_result out;
         out.outcome = serve_result::status::ok;
         out.token = *e->current;
         co_return out;
     }
-    if (e->in_flight) {
-        serve_result out = failure_of(*e, wall_clock::now());
-        out.reason = "on-demand token for product " + e->cfg.product +
+    if (e->attempt) {
+        serve_result out;
+        out.outcome = serve_result::status::unavailable;
+        out.retry_after = seconds(1);
+        out.reason = "on-demand token for product " + e->product +
                      ": upstream has not answered within upstream.request_timeout_ms";
         co_return out;
     }
@@ -671,18 +527,53 @@ asio::awaitable<serve_result> token_store::get_on_demand(token_request req) {
         *e, decide_on_demand(facts, steady::now(), cfg_.refresh.retry_initial).retry_after, false);
 }
 
-asio::awaitable<void> token_store::wait_for_fetch(entry_ptr e) {
-    const std::uint64_t generation_at_start = e->generation;
-    asio::steady_timer timeout(ex_, steady::now() + cfg_.upstream.request_timeout);
-    while (!e->stopped && (e->in_flight || e->kicked) && e->generation == generation_at_start) {
-        const auto woken =
-            co_await (e->done.async_wait(use_nothrow) || timeout.async_wait(use_nothrow));
-        if (woken.index() == 1)
-            co_return; // timed out
-    }
+void token_store::begin_on_demand_attempt(const on_demand_cache::entry_ptr& e,
+                                          std::string identity) {
+    if (stopped_)
+        return;
+    e->attempt = std::make_shared<attempt_signal>(ex_); // claimed now: only one may start
+    asio::co_spawn(ex_, run_on_demand_attempt(this, e, std::move(identity)), asio::detached);
 }
 
-serve_result token_store::on_demand_failure(const entry& e, seconds retry_after,
+asio::awaitable<void> token_store::run_on_demand_attempt(token_store* self,
+                                                         on_demand_cache::entry_ptr e,
+                                                         std::string identity) {
+    const std::string subject = "on-demand token for product " + e->product;
+    call_result c =
+        co_await self->call_upstream(identity, e->product, e->customer_id, e->scopes, true);
+    const moment t = now();
+    attempt_result& r = c.attempt;
+    e->last_http_error = std::move(c.http_error);
+    e->last_reply_unusable = c.bad_reply;
+    if (r.ok) {
+        if (c.lifetime_defaulted)
+            log::warn("token_store", subject + ": upstream gave no usable expiresIn or JWT exp; "
+                                               "assuming refresh.default_lifetime_s");
+        e->current =
+            token_value{std::move(r.token), std::move(r.token_type), t.wall, t.wall + r.lifetime};
+        e->refresh_due =
+            t.wall + refresh_delay(r.lifetime, self->cfg_.refresh, 2 * self->draw() - 1);
+        e->last_error.clear();
+        self->secrets_stale_ = true;
+        log::debug("token_store", subject + ": token refreshed, valid for " +
+                                      std::to_string(r.lifetime.count()) + " s");
+    } else {
+        e->last_error = r.problem;
+        log::debug("token_store", subject + ": token request failed: " + r.problem);
+    }
+    e->last_attempt_end = t.mono;
+    e->not_before.reset();
+    if (r.retry_after)
+        e->not_before =
+            t.mono + std::min<steady::duration>(*r.retry_after, self->cfg_.refresh.retry_max);
+    signal_ptr signal = std::move(e->attempt);
+    e->attempt.reset();
+    signal->finish();
+    self->on_demand_.account(*e);
+    self->on_demand_.evict(self->cfg_.on_demand.max_entries, self->cfg_.on_demand.max_bytes);
+}
+
+serve_result token_store::on_demand_failure(const on_demand_entry& e, seconds retry_after,
                                             bool repeat) const {
     serve_result out;
     if (e.last_http_error) {
@@ -697,53 +588,11 @@ serve_result token_store::on_demand_failure(const entry& e, seconds retry_after,
     } else {
         out.outcome = serve_result::status::unavailable;
     }
-    out.reason = "on-demand token for product " + e.cfg.product + " has no valid token";
+    out.reason = "on-demand token for product " + e.product + " has no valid token";
     if (!e.last_error.empty())
         out.reason += ": " + e.last_error;
     out.retry_after = std::max(retry_after, seconds(1));
     return out;
-}
-
-void token_store::touch_on_demand(entry& e) {
-    if (!e.cached)
-        return;
-    e.last_used = steady::now();
-    on_demand_lru_.splice(on_demand_lru_.begin(), on_demand_lru_, e.lru_position);
-}
-
-void token_store::account_on_demand(entry& e) {
-    if (!e.cached)
-        return; // evicted while its fetch was in flight
-    std::size_t strings = e.cfg.name.capacity() + e.cfg.product.capacity() +
-                          e.cfg.customer_id.capacity() + e.last_error.capacity() +
-                          e.logged_problem.capacity() + 2 * e.lru_position->capacity();
-    if (e.cfg.scopes)
-        for (const auto& scope : *e.cfg.scopes)
-            strings += scope.capacity() + sizeof(std::string);
-    if (e.current)
-        strings += e.current->token.capacity() + e.current->token_type.capacity();
-    if (e.last_http_error)
-        strings += e.last_http_error->body.capacity() + e.last_http_error->content_type.capacity() +
-                   e.last_http_error->reason.capacity() + e.last_http_error->retry_after.capacity();
-    const std::size_t bytes = strings + sizeof(entry) + on_demand_entry_overhead;
-    on_demand_bytes_ = on_demand_bytes_ - e.accounted_bytes + bytes;
-    e.accounted_bytes = bytes;
-}
-
-void token_store::erase_on_demand(std::unordered_map<std::string, entry_ptr>::iterator it) {
-    entry& e = *it->second;
-    on_demand_bytes_ -= e.accounted_bytes;
-    e.accounted_bytes = 0;
-    e.cached = false;
-    on_demand_lru_.erase(e.lru_position);
-    on_demand_.erase(it);
-    secrets_stale_ = true;
-}
-
-void token_store::evict_on_demand(std::size_t max_entries, std::size_t max_bytes) {
-    while (!on_demand_lru_.empty() &&
-           (on_demand_.size() > max_entries || on_demand_bytes_ > max_bytes))
-        erase_on_demand(on_demand_.find(on_demand_lru_.back()));
 }
 
 asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
@@ -756,14 +605,10 @@ asio::awaitable<void> token_store::sweep_on_demand(token_store* self) {
         auto [ec] = co_await self->sweep_timer_->async_wait(use_nothrow);
         if (ec || self->stopped_)
             co_return;
-        const auto cutoff = steady::now() - idle;
-        // The LRU list is ordered by last use: the idle entries are at its back.
-        while (!self->on_demand_lru_.empty()) {
-            auto it = self->on_demand_.find(self->on_demand_lru_.back());
-            if (it->second->last_used > cutoff)
-                break;
-            self->erase_on_demand(it);
-        }
+        const auto before = self->on_demand_.size();
+        self->on_demand_.sweep(steady::now() - idle);
+        if (self->on_demand_.size() != before)
+            self->secrets_stale_ = true;
     }
 }
 
@@ -776,16 +621,16 @@ const redactor& token_store::secrets() {
             identity_copy_ = id.token;
     }
     secrets_.add(identity_copy_);
-    auto add_tokens = [this](const entry& e) {
+    for (const auto& [name, p] : profiles_) {
+        if (p->machine.current())
+            secrets_.add(p->machine.current()->token);
+        secrets_.add(p->machine.forced_for());
+        secrets_.add(p->machine.brought_by_refusal());
+    }
+    on_demand_.for_each([this](on_demand_entry& e) {
         if (e.current)
             secrets_.add(e.current->token);
-        secrets_.add(e.forced_for);
-        secrets_.add(e.brought_by_refusal);
-    };
-    for (const auto& [name, e] : entries_)
-        add_tokens(*e);
-    for (const auto& [key, e] : on_demand_)
-        add_tokens(*e);
+    });
     secrets_stale_ = false;
     return secrets_;
 }
@@ -799,47 +644,46 @@ std::string token_store::redact(std::string_view text, std::string_view request_
                             keep);
 }
 
-profile_view token_store::view(const entry& e, wall_clock::time_point now) const {
+profile_view token_store::view(const profile& p, moment t) const {
+    const profile_machine& m = p.machine;
     profile_view v;
-    v.cfg = e.cfg;
+    v.cfg = p.cfg;
     const profile_config* def = default_profile();
-    v.is_default = def != nullptr && def->name == e.cfg.name;
-    v.state = derive_state(e.current.has_value(),
-                           e.current ? e.current->expires_at : wall_clock::time_point{}, now,
-                           cfg_.refresh.min_serve_remaining, e.in_flight, e.last_outcome);
-    if (e.current)
-        v.expires_at = e.current->expires_at;
-    v.refresh_at = e.next_attempt_at;
-    v.last_refresh_at = e.last_refresh_at;
-    v.last_error = e.last_error;
-    v.consecutive_failures = e.consecutive_failures;
-    v.refresh_count = e.refresh_count;
-    v.failures_total = e.failures_total;
-    v.rejections_total = e.rejections_total;
+    v.is_default = def != nullptr && def->name == p.cfg.name;
+    v.state = m.state(t);
+    if (m.current())
+        v.expires_at = m.current()->expires_at;
+    v.refresh_at = m.next_attempt_at();
+    v.last_refresh_at = m.last_refresh_at();
+    v.last_error = m.last_error();
+    v.consecutive_failures = m.consecutive_failures();
+    v.refresh_count = m.refresh_count();
+    v.failures_total = m.failures_total();
+    v.rejections_total = m.rejections_total();
     return v;
 }
 
 std::vector<profile_view> token_store::profiles() const {
     std::vector<profile_view> out;
-    const auto now = wall_clock::now();
-    for (const auto& p : cfg_.tokens)
-        out.push_back(view(*entries_.at(p.name), now));
+    const moment t = now();
+    for (const auto& pc : cfg_.tokens)
+        out.push_back(view(*profiles_.at(pc.name), t));
     return out;
 }
 
 std::size_t token_store::servable_count() const {
-    const auto now = wall_clock::now();
+    const auto t = wall_clock::now();
     return static_cast<std::size_t>(
-        std::count_if(entries_.begin(), entries_.end(),
-                      [&](const auto& kv) { return servable(*kv.second, now); }));
+        std::count_if(profiles_.begin(), profiles_.end(),
+                      [&](const auto& kv) { return kv.second->machine.servable(t); }));
 }
 
 std::vector<std::string> token_store::unservable_profiles() const {
     std::vector<std::string> out;
-    const auto now = wall_clock::now();
-    for (const auto& p : cfg_.tokens)
-        if (!servable(*entries_.at(p.name), now))
-            out.push_back(p.name);
+    const auto t = wall_clock::now();
+    for (const auto& pc : cfg_.tokens)
+        if (!profiles_.at(pc.name)->machine.servable(t))
+            out.push_back(pc.name);
     return out;
 }
 

@@ -11,8 +11,8 @@ profile_machine::profile_machine(refresh_config cfg, random_source draw)
     : cfg_(std::move(cfg))
     , draw_(std::move(draw)) {}
 
-bool profile_machine::servable(moment now) const {
-    return current_ && current_->expires_at - now.wall > cfg_.min_serve_remaining;
+bool profile_machine::servable(wall_clock::time_point now) const {
+    return current_ && current_->expires_at - now > cfg_.min_serve_remaining;
 }
 
 token_state profile_machine::state(moment now) const {

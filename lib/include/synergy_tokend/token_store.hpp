@@ -1,35 +1,31 @@
 // The configured token profiles, the on-demand cache, and their lifecycle (PRODUCT.md §4, §5).
 //
-// Each profile has one refresh driver (a coroutine) that fetches its token at start, sleeps until
-// the refresh point of refresh_policy, and retries failures with backoff. Callers ask get(): a
-// servable token is returned at once; otherwise the caller waits for the fetch in flight
-// (starting one if none is, at most once per refresh.retry_initial_ms) up to
-// upstream.request_timeout; when that fetch fails, or the time is up, it gets `unavailable` with a
-// Retry-After.
+// This is the glue that runs the core's rules on the event loop; it decides no timing itself.
+// Each profile is a profile_machine (profile_machine.hpp) fed with the time of every event:
+// one driver coroutine per profile sleeps on a timer until the machine's wake_at() and tells it
+// the timer fired; callers (get, get_replacing) ask the machine, which says serve, wait or refuse
+// (503 + Retry-After), and claims an upstream attempt when one is to start. An attempt is a
+// coroutine that reads the identity token, sends the call build_token_call() made, classifies the
+// reply with classify_token_reply() (token_exchange.hpp), reports the end to the machine, logs
+// what the machine says is worth logging, and wakes its waiters: every waiter of an attempt holds
+// its attempt_signal (a timer that never expires, cancelled when the attempt ends) and waits on
+// it up to upstream.request_timeout.
 //
-// On-demand entries (drop-in POST /v1/products/token requests that match no profile) have no
-// driver, and hold no identity token: an entry is found by the SHA-256 of the identity token with
-// product, customer and scopes, and every upstream request for it uses the identity token of the
-// request that triggers it. The first request fetches; later ones are answered from cache; the
-// first request after the refresh point refreshes in the background with its own identity token.
-// An upstream error is answered as it came and is not a lasting failure: a request may reach
-// upstream again refresh.retry_initial_ms after the last attempt for the key ended (or after
-// upstream's Retry-After, when later); a request within that window gets the same answer again
-// (upstream's status and body, with a Retry-After saying when the window ends; 503 + Retry-After
-// when the attempt ended without a reply). Scopes are deduplicated and sorted before they go
-// upstream. An entry's last use, for eviction, is the last time it served a token (or its
-// creation): requests for a key that fails do not keep it alive.
-//
-// The cache is bounded by on_demand.max_entries and on_demand.max_bytes, least recently used
-// evicted first, and entries unused for on_demand.idle_evict_s are dropped. The bytes are an
-// estimate of the heap an entry holds: the capacities of its strings (token, token type,
-// upstream's error body and content type, the last error's text, product, customer, scopes, and
-// its key twice: in the map and in the LRU list) plus a fixed overhead: sizeof the entry (timers
-// included) and on_demand_entry_overhead for the map and list nodes, the shared_ptr control block
-// and the allocator's headers. Measured with the mock's tokens: about 1.7 KB of estimate per entry
-// (1 MiB of max_bytes held 624 entries), and 10,000 entries grew resident memory by 15.6 MiB
-// (9.1 to 24.7 MiB), so the estimate follows the real heap and PRODUCT.md §8's 64 MiB for 10,000
-// entries holds; the default max_bytes (32 MiB) bounds the cache whatever the entries hold.
+// On-demand entries (drop-in POST /v1/products/token requests that match no profile) live in
+// their own on_demand_cache (on_demand_cache.hpp), have no driver, and hold no identity token: an
+// entry is found by the SHA-256 of the identity token with product, customer and scopes, and every
+// upstream request for it uses the identity token of the request that triggers it. What a request
+// does is decide_on_demand() (store_policy.hpp): the first request fetches; later ones are answered
+// from cache; the first request after the refresh point refreshes in the background with its own
+// identity token. An upstream error is answered as it came and is not a lasting failure: a request
+// may reach upstream again refresh.retry_initial_ms after the last attempt for the key ended (or
+// after upstream's Retry-After, when later); a request within that window gets the same answer
+// again (upstream's status and body, with a Retry-After saying when the window ends; 503 +
+// Retry-After when the attempt ended without a reply). Scopes are deduplicated and sorted before
+// they go upstream. An entry's last use, for eviction, is the last time it served a token (or its
+// creation): requests for a key that fails do not keep it alive. The cache is bounded by
+// on_demand.max_entries and on_demand.max_bytes (on_demand_cache.hpp says what the bytes count),
+// and entries unused for on_demand.idle_evict_s are dropped.
 //
 // Guarantees:
 // - single flight: at most one upstream token request per profile or on-demand key is in flight,
@@ -56,14 +52,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -73,24 +67,17 @@
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/identity_source.hpp"
+#include "synergy_tokend/on_demand_cache.hpp"
+#include "synergy_tokend/profile_machine.hpp"
 #include "synergy_tokend/profile_view.hpp"
 #include "synergy_tokend/redact.hpp"
 #include "synergy_tokend/refresh_policy.hpp"
+#include "synergy_tokend/token_exchange.hpp"
 #include "synergy_tokend/token_request.hpp"
 
 namespace synergy_tokend {
 
 class upstream_client;
-
-// An HTTP error reply of upstream to a token request, kept to pass on to drop-in callers;
-// redacted of every secret but the caller's own identity token.
-struct upstream_http_error {
-    unsigned status = 0;
-    std::string reason; // upstream's reason phrase, redacted
-    std::string body;
-    std::string content_type;
-    std::string retry_after; // the Retry-After to send with it; empty: none
-};
 
 struct serve_result {
     enum class status {
@@ -158,7 +145,7 @@ public:
     // `req.identity_token` (see above). Must only be called when on_demand.enabled.
     boost::asio::awaitable<serve_result> get_on_demand(token_request req);
     std::size_t on_demand_count() const { return on_demand_.size(); }
-    std::size_t on_demand_bytes() const { return on_demand_bytes_; } // the estimate above
+    std::size_t on_demand_bytes() const { return on_demand_.bytes(); } // on_demand_cache.hpp
 
     // `text` (from upstream) redacted of the configured identity token, every token held, and
     // `request_secret` (the identity token or Authorization value of the request at hand);
@@ -175,55 +162,57 @@ public:
     const profile_config* default_profile() const;
 
 private:
-    struct entry;
-    using entry_ptr = std::shared_ptr<entry>;
-    struct attempt_result {
-        bool ok = false;
-        failure_class cls = failure_class::transient;
-        std::optional<std::chrono::seconds> retry_after;
-        std::chrono::seconds lifetime{0};
+    struct profile;
+    using profile_ptr = std::shared_ptr<profile>;
+    using signal_ptr = std::shared_ptr<attempt_signal>;
+    // How one upstream token call ended.
+    struct call_result {
+        attempt_result attempt;                        // for the machine
+        std::optional<upstream_http_error> http_error; // upstream said no (status, body)
+        bool bad_reply = false;                        // 2xx without a usable token
+        bool lifetime_defaulted = false;               // ok, with refresh.default_lifetime_s
     };
 
-    static boost::asio::awaitable<void> drive(token_store* self, entry_ptr e);
-    static boost::asio::awaitable<void> fetch_in_background(token_store* self, entry_ptr e,
-                                                            std::string identity);
+    static moment now();
+    // The driver: sleeps until the machine's wake_at(), tells it the timer fired.
+    static boost::asio::awaitable<void> drive(token_store* self, profile_ptr p);
+    // One upstream attempt of a profile, claimed by its machine.
+    static boost::asio::awaitable<void> run_attempt(token_store* self, profile_ptr p,
+                                                    signal_ptr signal);
+    static boost::asio::awaitable<void>
+    run_on_demand_attempt(token_store* self, on_demand_cache::entry_ptr e, std::string identity);
     static boost::asio::awaitable<void> sweep_on_demand(token_store* self);
-    // One upstream token request for `e`; on-demand entries with `identity`, profiles with the
-    // configured identity token.
-    boost::asio::awaitable<attempt_result> fetch(entry_ptr e, std::string identity = {});
-    boost::asio::awaitable<void> sleep(entry_ptr e, std::chrono::milliseconds delay);
-    boost::asio::awaitable<serve_result> wait_for_token(entry_ptr e, bool force_fetch);
-    // Waits until the fetch in flight for `e` ends or upstream.request_timeout passes.
-    boost::asio::awaitable<void> wait_for_fetch(entry_ptr e);
-    // Starts a fetch unless one is in flight; false when a profile's last attempt ended less
-    // than retry_initial_ms ago (and `force` is not set). On-demand entries fetch with
-    // `identity` and always start (get_on_demand decides when).
-    bool start_fetch(entry_ptr e, bool force, std::string identity = {});
-    serve_result failure_of(const entry& e, wall_clock::time_point now) const;
+    // The upstream token call and its classification; `on_demand`: the caller's own identity
+    // token stays in upstream's body passed back to it.
+    boost::asio::awaitable<call_result>
+    call_upstream(std::string identity, std::string product, std::string customer_id,
+                  std::optional<std::vector<std::string>> scopes, bool on_demand);
+    // Waits until `signal`'s attempt ends, the store stops, or upstream.request_timeout passes.
+    boost::asio::awaitable<void> wait_for(signal_ptr signal);
+    // Carries out a caller's step: starts the attempt it claimed, waits when told to.
+    boost::asio::awaitable<serve_result> settle(profile_ptr p, caller_step step);
+    void begin_attempt(const profile_ptr& p);
+    void retire(profile& p);
+    serve_result result_of(const profile& p, const caller_step& step) const;
+    void begin_on_demand_attempt(const on_demand_cache::entry_ptr& e, std::string identity);
     // What a drop-in request gets when its key has no servable token after the last attempt.
     // `repeat`: answered without an upstream call, within the retry window.
-    serve_result on_demand_failure(const entry& e, std::chrono::seconds retry_after,
+    serve_result on_demand_failure(const on_demand_entry& e, std::chrono::seconds retry_after,
                                    bool repeat) const;
-    void touch_on_demand(entry& e);
-    void account_on_demand(entry& e);
-    void erase_on_demand(std::unordered_map<std::string, entry_ptr>::iterator it);
-    void evict_on_demand(std::size_t max_entries, std::size_t max_bytes);
+    bool servable(const std::optional<token_value>& t, wall_clock::time_point now) const;
     const redactor& secrets();
-    bool servable(const entry& e, wall_clock::time_point now) const;
-    profile_view view(const entry& e, wall_clock::time_point now) const;
-    void note_first_fetch_done(entry& e);
-    void restore_persisted();
+    profile_view view(const profile& p, moment now) const;
+    void note_first_fetch_done(profile& p);
+    std::map<std::string, token_value> restore_persisted();
     void persist();
-    double draw(double lo, double hi);
+    double draw();
 
     boost::asio::any_io_executor ex_;
     config cfg_;
     upstream_client& upstream_;
     identity_source& identity_;
-    std::map<std::string, entry_ptr, std::less<>> entries_;
-    std::unordered_map<std::string, entry_ptr> on_demand_; // by on_demand_key()
-    std::list<std::string> on_demand_lru_;                 // most recently used first
-    std::size_t on_demand_bytes_ = 0;                      // sum of the entries' estimates
+    std::map<std::string, profile_ptr, std::less<>> profiles_;
+    on_demand_cache on_demand_;
     redactor secrets_;          // views of identity_copy_ and of every token held
     bool secrets_stale_ = true; // a token or the identity changed since secrets_ was built
     std::string identity_copy_; // the configured identity token, as last read

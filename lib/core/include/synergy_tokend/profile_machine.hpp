@@ -134,7 +134,9 @@ public:
     void retire() { retired_ = true; }
     bool retired() const { return retired_; }
 
-    bool servable(moment now) const;
+    // Whether current() may be handed out: only the wall clock matters for expiry.
+    bool servable(wall_clock::time_point now) const;
+    bool servable(moment now) const { return servable(now.wall); }
     const std::optional<token_value>& current() const { return current_; }
     bool in_flight() const { return in_flight_; }
     token_state state(moment now) const;
