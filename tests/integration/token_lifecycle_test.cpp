@@ -1,6 +1,8 @@
 // The token lifecycle end to end (PRODUCT.md §4): the daemon against the mock Auth API over TLS.
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+#include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -80,7 +82,7 @@ BOOST_AUTO_TEST_CASE(serves_a_valid_token_continuously_across_refreshes) {
 BOOST_AUTO_TEST_CASE(concurrent_cold_requests_share_one_upstream_call) {
     mock_upstream mock;
     // Slow upstream: every request below arrives while the first fetch is in flight.
-    mock.settings(R"({"delay_ms":1500})");
+    mock.settings(R"({"delay_ms":1000})");
     tokend_daemon daemon(config_for(mock));
 
     http_call call;
@@ -201,41 +203,68 @@ BOOST_AUTO_TEST_CASE(upstream_errors_and_garbage_keep_the_stale_token_then_recov
         R"({"mode":"malformed","count":-1})",
         R"({"mode":"no_token","count":-1})",
     };
-    for (const char* fault : faults) {
-        BOOST_TEST_INFO(fault);
+    // One mock and one daemon per fault, side by side: each waits for its token to expire, and
+    // they wait at the same time.
+    struct pair {
+        explicit pair(const char* f)
+            : fault(f) {}
+        const char* fault;
         mock_upstream mock;
-        mock.settings(R"({"lifetime_s":3})");
-        tokend_daemon daemon(config_for(mock, short_lived_refresh));
-        const std::string first = token_of(daemon.get_token("stats"));
-        BOOST_REQUIRE(!first.empty());
-        mock.fault(fault);
+        std::optional<tokend_daemon> daemon;
+        std::string first;
+        http_reply last;
+        bool done = false;
+    };
+    std::vector<std::unique_ptr<pair>> pairs;
+    for (const char* fault : faults) {
+        auto& p = *pairs.emplace_back(std::make_unique<pair>(fault));
+        p.mock.settings(R"({"lifetime_s":3})");
+        p.daemon.emplace(config_for(p.mock, short_lived_refresh));
+        p.first = token_of(p.daemon->get_token("stats"));
+        BOOST_REQUIRE_MESSAGE(!p.first.empty(), fault);
+        p.mock.fault(fault);
+    }
 
-        http_reply r;
-        const auto give_up = std::chrono::steady_clock::now() + 10s;
-        while (std::chrono::steady_clock::now() < give_up) {
-            r = daemon.get_token("stats");
-            if (r.status != 200)
-                break;
-            // Only the token obtained before the fault can be served, until it really expires.
-            BOOST_REQUIRE_EQUAL(token_of(r), first);
-            BOOST_REQUIRE_GT(jwt_exp(token_of(r)), unix_now() - 1);
-            std::this_thread::sleep_for(100ms);
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    for (std::size_t left = pairs.size(); left > 0 && std::chrono::steady_clock::now() < give_up;) {
+        for (auto& p : pairs) {
+            if (p->done)
+                continue;
+            BOOST_TEST_CONTEXT(p->fault) {
+                p->last = p->daemon->get_token("stats");
+                if (p->last.status != 200) {
+                    p->done = true;
+                    --left;
+                    continue;
+                }
+                // Only the token obtained before the fault can be served, until it expires.
+                BOOST_REQUIRE_EQUAL(token_of(p->last), p->first);
+                BOOST_REQUIRE_GT(jwt_exp(token_of(p->last)), unix_now() - 1);
+            }
         }
-        BOOST_REQUIRE_EQUAL(r.status, 503u);
-        BOOST_CHECK(!r.header("retry-after").empty());
-
-        mock.clear_faults();
-        r = daemon.get_token_within("stats", 8s);
-        BOOST_CHECK_EQUAL(r.status, 200u);
-        BOOST_CHECK_NE(token_of(r), first);
-        // One warning for the outage, not one per retry.
-        const std::string log = daemon.log();
-        std::size_t warnings = 0;
-        for (auto at = log.find("token request failed"); at != std::string::npos;
-             at = log.find("token request failed", at + 1))
-            ++warnings;
-        BOOST_CHECK_EQUAL(warnings, 1u);
-        BOOST_CHECK(log.find("recovered") != std::string::npos);
+        std::this_thread::sleep_for(100ms);
+    }
+    for (auto& p : pairs) {
+        BOOST_TEST_CONTEXT(p->fault) {
+            BOOST_REQUIRE_EQUAL(p->last.status, 503u);
+            BOOST_CHECK(!p->last.header("retry-after").empty());
+            p->mock.clear_faults();
+        }
+    }
+    for (auto& p : pairs) {
+        BOOST_TEST_CONTEXT(p->fault) {
+            const auto r = p->daemon->get_token_within("stats", 8s);
+            BOOST_CHECK_EQUAL(r.status, 200u);
+            BOOST_CHECK_NE(token_of(r), p->first);
+            // One warning for the outage, not one per retry.
+            const std::string log = p->daemon->log();
+            std::size_t warnings = 0;
+            for (auto at = log.find("token request failed"); at != std::string::npos;
+                 at = log.find("token request failed", at + 1))
+                ++warnings;
+            BOOST_CHECK_EQUAL(warnings, 1u);
+            BOOST_CHECK(log.find("recovered") != std::string::npos);
+        }
     }
 }
 
