@@ -538,8 +538,8 @@ BOOST_AUTO_TEST_CASE(revoked_token_is_replaced_once_for_many_concurrent_callers)
 
 BOOST_AUTO_TEST_CASE(token_revoked_while_its_refresh_is_in_flight_waits_for_that_refresh) {
     mock_upstream mock;
-    mock.settings(R"({"lifetime_s":6})");
-    // Refresh due at half-life, 3 s after issue.
+    mock.settings(R"({"lifetime_s":4})");
+    // Refresh due at half-life, 1.5 to 2 s after issue (the JWT's exp counts whole seconds).
     tokend_daemon daemon(config_for(
         mock, stats_profile,
         R"({"refresh":{"refresh_at":0.5,"min_remaining_s":1,"min_serve_remaining_s":0,"jitter":0}})"));
@@ -547,8 +547,8 @@ BOOST_AUTO_TEST_CASE(token_revoked_while_its_refresh_is_in_flight_waits_for_that
     BOOST_REQUIRE(!first.empty());
     BOOST_REQUIRE_EQUAL(http_request(daemon.tcp(), info_call("/scopes/authorized")).status, 200u);
 
-    // The scheduled refresh reaches upstream and takes 2.5 s to be answered ...
-    mock.fault(R"({"mode":"delay","delay_ms":2500,"endpoint":"token"})");
+    // The scheduled refresh reaches upstream and takes 1.2 s to be answered ...
+    mock.fault(R"({"mode":"delay","delay_ms":1200,"endpoint":"token"})");
     const auto give_up = std::chrono::steady_clock::now() + 10s;
     while (mock.token_requests().size() < 2 && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(20ms);
@@ -658,7 +658,20 @@ BOOST_AUTO_TEST_CASE(on_demand_entries_idle_too_long_are_evicted) {
     check_token_reply(http_request(daemon.tcp(), call));
     BOOST_CHECK_EQUAL(token_requests(mock), 2); // the profile's and one on-demand
 
-    std::this_thread::sleep_for(2500ms);
+    // /status counts the entries without touching them: wait for the eviction, not a fixed time.
+    const auto evicted_by = std::chrono::steady_clock::now() + 5s;
+    std::int64_t entries = -1;
+    do {
+        std::this_thread::sleep_for(100ms);
+        http_call status;
+        status.target = "/status";
+        entries = http_request(daemon.tcp(), status)
+                      .json()
+                      .at("data")
+                      .at("onDemandEntries")
+                      .to_number<std::int64_t>();
+    } while (entries != 0 && std::chrono::steady_clock::now() < evicted_by);
+    BOOST_CHECK_EQUAL(entries, 0);
     const auto after_idle = http_request(daemon.tcp(), call);
     check_token_reply(after_idle);
     BOOST_CHECK_EQUAL(token_requests(mock), 3);
