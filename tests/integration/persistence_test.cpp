@@ -108,13 +108,14 @@ BOOST_AUTO_TEST_CASE(kill_9_never_leaves_a_file_that_stops_the_next_start) {
     const std::string cfg =
         R"({"upstream":{"base_url":")" + mock.base_url() + R"(","ca_file":")" + mock.ca_file() +
         R"("},"state":{"persist":true,"dir":")" + state.path() +
-        R"("},"refresh":{"min_remaining_s":1,"min_serve_remaining_s":0},)"
+        R"("},"refresh":{"refresh_at":0.3,"min_remaining_s":1,"min_serve_remaining_s":0},)"
         R"("tokens":[{"name":"stats","product":"synergy-stats","customer_id":"345"}]})";
-    // Refreshing about every second, the daemon writes the file constantly; kill it at random
-    // moments and check the next start is always clean.
+    // Refreshing at 30 % of a 2 to 3 s lifetime, every 0.6 to 0.9 s, the daemon writes the file
+    // constantly; kill it at moments spread over its first fetch and first refreshes and check
+    // the next start is always clean.
     for (int round = 0; round < 5; ++round) {
         tokend_daemon d(cfg);
-        std::this_thread::sleep_for(std::chrono::milliseconds(700 + 230 * round));
+        std::this_thread::sleep_for(std::chrono::milliseconds(250 + 180 * round));
         d.proc().signal(SIGKILL);
         d.proc().wait_exit(5s);
         tokend_daemon next(cfg);
