@@ -202,7 +202,8 @@ void token_store::reload(const config& cfg) {
     std::vector<profile_ptr> fresh;
     for (const auto& pc : cfg.tokens) {
         auto old = profiles_.find(pc.name);
-        if (same_identity && old != profiles_.end() && old->second->cfg == pc) {
+        if (same_identity && old != profiles_.end() && same_token(old->second->cfg, pc)) {
+            old->second->cfg = pc; // a new rule or default, the same token
             old->second->machine.reload(cfg.refresh);
             next.emplace(pc.name, old->second);
             profiles_.erase(old);

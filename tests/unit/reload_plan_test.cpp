@@ -107,4 +107,17 @@ BOOST_AUTO_TEST_CASE(a_new_identity_source_is_reported) {
     BOOST_TEST(p.restart_needed.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_new_rule_or_default_is_still_the_same_token) {
+    profile_config a = sample().tokens[0];
+    profile_config b = a;
+    b.allow = access_rule{{1001}, {}};
+    b.is_default = !a.is_default;
+    BOOST_TEST(same_token(a, b));
+    b.scopes = std::vector<std::string>{"x", "y"};
+    a.scopes = std::vector<std::string>{"y", "x", "x"};
+    BOOST_TEST(same_token(a, b));
+    b.product = "other";
+    BOOST_TEST(!same_token(a, b));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

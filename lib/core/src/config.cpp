@@ -1155,6 +1155,11 @@ const profile_config* config::default_profile() const {
     return tokens.size() == 1 ? &tokens.front() : nullptr;
 }
 
+bool same_token(const profile_config& a, const profile_config& b) {
+    return a.name == b.name && a.product == b.product && a.customer_id == b.customer_id &&
+           same_scopes(a.scopes, b.scopes);
+}
+
 config_parse_result parse_config(std::string_view text, std::string_view source,
                                  const account_lookup& accounts) {
     return config_parser(source, accounts).run(text);

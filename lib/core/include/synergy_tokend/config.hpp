@@ -67,6 +67,10 @@ struct profile_config {
     friend bool operator==(const profile_config&, const profile_config&) = default;
 };
 
+// Both profiles stand for the same upstream token (name, product, customer, scopes as a set): a
+// reload that changes only `allow` or `default` keeps the token and its schedule.
+bool same_token(const profile_config& a, const profile_config& b);
+
 struct refresh_config {
     double refresh_at = 0.75;
     std::chrono::seconds min_remaining{60};
