@@ -76,6 +76,7 @@ struct sample_snapshot {
         counters.by_route_code[{"/v1/tokens/{name}", 200}] = 42;
         counters.by_route_code[{"other", 404}] = 1;
         counters.proxy_outcomes["ok"] = 6;
+        counters.access_denied["stats"] = 2;
         s.requests = &counters;
     }
 };
@@ -239,6 +240,7 @@ BOOST_AUTO_TEST_CASE(metrics_text_has_the_documented_series) {
     BOOST_TEST(sample_value(
                    text, R"(synergy_tokend_http_requests_total{route="other",code="404"})") == "1");
     BOOST_TEST(sample_value(text, R"(synergy_tokend_proxy_requests_total{outcome="ok"})") == "6");
+    BOOST_TEST(sample_value(text, R"(synergy_tokend_access_denied_total{profile="stats"})") == "2");
     BOOST_TEST(sample_value(text, "synergy_tokend_on_demand_entries") == "5");
     BOOST_TEST(sample_value(text, "synergy_tokend_open_connections") == "3");
     BOOST_TEST(sample_value(text, R"(synergy_tokend_upstream_connections{state="idle"})") == "1");

@@ -198,6 +198,11 @@ std::string render_metrics(const status_snapshot& s) {
         for (const auto& [outcome, n] : s.requests->proxy_outcomes)
             out += "synergy_tokend_proxy_requests_total{outcome=\"" + label(outcome) + "\"} " +
                    std::to_string(n) + "\n";
+        header(out, "synergy_tokend_access_denied_total", "counter",
+               "Requests refused because the caller may not read the profile (tokens[].allow).");
+        for (const auto& [profile, n] : s.requests->access_denied)
+            out += "synergy_tokend_access_denied_total{profile=\"" + label(profile) + "\"} " +
+                   std::to_string(n) + "\n";
     }
 
     header(out, "synergy_tokend_open_connections", "gauge", "Local client connections open.");

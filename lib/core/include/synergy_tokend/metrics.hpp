@@ -22,6 +22,7 @@ namespace synergy_tokend {
 struct request_counters {
     std::map<std::pair<std::string, unsigned>, std::uint64_t> by_route_code;
     std::map<std::string, std::uint64_t> proxy_outcomes; // ok, upstream_error, unreachable, ...
+    std::map<std::string, std::uint64_t> access_denied;  // refused callers, by profile (§9)
 };
 
 struct status_snapshot {
