@@ -1,13 +1,11 @@
 #include "synergy_tokend/local_api.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <sstream>
 
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
@@ -28,13 +26,6 @@ std::string now_text() {
     return format_rfc3339(wall_clock::now());
 }
 
-local_response json_response(unsigned status, std::string body) {
-    local_response res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, "application/json");
-    res.body() = std::move(body);
-    return res;
-}
-
 std::string_view value_of(const local_request::value_type& field) {
     return {field.value().data(), field.value().size()};
 }
@@ -52,54 +43,6 @@ bool wants_plain_text(const local_request& req) {
     return accept && accept->starts_with("text/plain");
 }
 
-// The request headers the /v1/info proxy reads, found in one pass over the fields (the first of
-// repeated ones, as with find()).
-struct info_headers {
-    std::optional<std::string_view> authorization; // the caller's own credentials
-    std::optional<std::string_view> token_name;    // X-Token-Name
-    std::optional<std::string_view> accept;
-};
-
-info_headers info_headers_of(const local_request& req) {
-    info_headers h;
-    for (const auto& f : req) {
-        if (f.name() == http::field::authorization) {
-            if (!h.authorization)
-                h.authorization = value_of(f);
-        } else if (f.name() == http::field::accept) {
-            if (!h.accept)
-                h.accept = value_of(f);
-        } else if (f.name() == http::field::unknown && !h.token_name &&
-                   beast::iequals(f.name_string(), "X-Token-Name")) {
-            h.token_name = value_of(f);
-        }
-    }
-    return h;
-}
-
-// The upstream request for GET /v1/info<target>, made afresh for its one retry: send() takes its
-// request by value, and a fresh one is cheaper than a copy kept for a retry that rarely happens.
-upstream_request info_request(const info_headers& h, std::string_view target,
-                              std::string authorization) {
-    upstream_request up;
-    up.method = http::verb::get;
-    up.target.reserve(5 + target.size());
-    up.target += "/info";
-    up.target += target;
-    if (h.accept)
-        up.accept = std::string(*h.accept);
-    up.authorization = std::move(authorization);
-    return up;
-}
-
-// The secret in a caller's own Authorization value ("Bearer <token>"), for redaction.
-std::string_view credentials_of(std::optional<std::string_view> authorization) {
-    if (!authorization)
-        return {};
-    const auto space = authorization->rfind(' ');
-    return space == std::string_view::npos ? *authorization : authorization->substr(space + 1);
-}
-
 json::value time_or_null(const std::optional<wall_clock::time_point>& t) {
     if (!t)
         return nullptr;
@@ -108,15 +51,11 @@ json::value time_or_null(const std::optional<wall_clock::time_point>& t) {
 
 } // namespace
 
-local_response make_error_response(unsigned status, std::string_view message) {
-    return json_response(status,
-                         error_envelope(status, reason_for_status(status), message, now_text()));
-}
-
 local_api::local_api(const config& cfg, token_store& store, upstream_client& upstream)
     : cfg_(cfg)
     , store_(store)
     , upstream_(upstream)
+    , info_(store, upstream)
     , started_at_(wall_clock::now()) {}
 
 local_api::routed local_api::classify(const local_request& req) const {
@@ -128,7 +67,25 @@ local_api::routed local_api::classify(const local_request& req) const {
     return out;
 }
 
-asio::awaitable<local_response> local_api::handle(local_request req, routed r) {
+local_reply local_api::handle(local_request&& req, bool may_keep_alive) {
+    routed r = classify(req);
+    if (may_keep_alive)
+        if (auto bytes = try_fast(req, r))
+            return {std::move(bytes), {}};
+    return {nullptr, respond(std::move(req), std::move(r))};
+}
+
+local_response local_api::refusal(unsigned status, std::string_view message,
+                                  const local_request& partial) {
+    const route_kind kind =
+        match_route({partial.method_string().data(), partial.method_string().size()},
+                    {partial.target().data(), partial.target().size()})
+            .kind;
+    ++counters_.by_route_code[{route_label(kind), status}];
+    return make_error_response(status, message);
+}
+
+asio::awaitable<local_response> local_api::respond(local_request req, routed r) {
     const route_kind kind = r.where.kind;
     local_response res = co_await dispatch(std::move(req), std::move(r));
     ++counters_.by_route_code[{route_label(kind), res.result_int()}];
@@ -160,18 +117,21 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
     case route_kind::products_token:
         co_return co_await products_token(std::move(req.body()));
     case route_kind::info:
-        co_return co_await proxy_info(std::move(req), std::move(r.param));
+        co_return co_await info_.forward(std::move(req), std::move(r.param));
     case route_kind::healthz:
         co_return json_response(200, data_envelope(200, R"({"status":"ok"})", now_text()));
     case route_kind::readyz:
         co_return readyz();
-    case route_kind::status:
-        co_return json_response(200,
-                                data_envelope(200, render_status_json(snapshot()), now_text()));
+    case route_kind::status: {
+        request_counters counts;
+        co_return json_response(
+            200, data_envelope(200, render_status_json(snapshot(counts)), now_text()));
+    }
     case route_kind::metrics: {
+        request_counters counts;
         local_response res{http::status::ok, 11};
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        res.body() = render_metrics(snapshot());
+        res.body() = render_metrics(snapshot(counts));
         co_return res;
     }
     default:
@@ -208,37 +168,6 @@ policy_verdict local_api::policy_verdict_for(const local_request& req, route_kin
     return check_request(facts, kind, cfg_.listen.require_request_header);
 }
 
-local_response local_api::failure_response(const serve_result& served) {
-    local_response res;
-    switch (served.outcome) {
-    case serve_result::status::unknown_profile:
-        res = make_error_response(404, served.reason);
-        break;
-    case serve_result::status::upstream_error:
-        // Drop-in callers expect upstream's own answer: status and body as they came.
-        // The status as a number, whatever it is, with upstream's reason phrase.
-        res.version(11);
-        res.result(served.upstream.status);
-        res.reason(served.upstream.reason);
-        res.set(http::field::content_type, served.upstream.content_type.empty()
-                                               ? "application/json"
-                                               : served.upstream.content_type);
-        res.body() = served.upstream.body; // redacted of every secret but the caller's own
-        if (!served.upstream.retry_after.empty())
-            res.set(http::field::retry_after, served.upstream.retry_after);
-        break;
-    case serve_result::status::bad_reply:
-        res = make_error_response(502, served.reason);
-        break;
-    case serve_result::status::unavailable:
-    case serve_result::status::ok:
-        res = make_error_response(503, served.reason);
-        res.set(http::field::retry_after, std::to_string(served.retry_after.count()));
-        break;
-    }
-    return res;
-}
-
 namespace {
 
 // GET /v1/tokens/{name}'s 200 reply for `t` at time `now`.
@@ -272,8 +201,7 @@ asio::awaitable<local_response> local_api::get_token(std::string name, bool plai
     co_return token_response(served.token, plain, wall_clock::now());
 }
 
-std::shared_ptr<const std::string> local_api::try_cached(const local_request& req,
-                                                         const routed& r) {
+std::shared_ptr<const std::string> local_api::try_fast(const local_request& req, const routed& r) {
     // Only the plain case: a keep-alive HTTP/1.1 GET of a token the policy lets through.
     if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
         r.where.kind != route_kind::token_get || !r.where.method_allowed ||
@@ -293,12 +221,8 @@ std::shared_ptr<const std::string> local_api::try_cached(const local_request& re
     cached_reply& c = it->second;
     if (!c.bytes || now < c.built_at || now >= c.valid_until || c.expires_at != t->expires_at ||
         c.token != t->token) {
-        local_response res = token_response(*t, plain, now);
-        res.keep_alive(true);
-        res.prepare_payload();
-        std::ostringstream out;
-        out << res;
-        c.bytes = std::make_shared<const std::string>(std::move(out).str());
+        c.bytes =
+            std::make_shared<const std::string>(reply_bytes(token_response(*t, plain, now), true));
         c.token = t->token;
         c.expires_at = t->expires_at;
         c.built_at = now;
@@ -344,70 +268,6 @@ asio::awaitable<local_response> local_api::products_token(std::string body) {
     co_return res;
 }
 
-asio::awaitable<local_response> local_api::proxy_info(local_request req, std::string target) {
-    std::string profile;
-    std::string attached; // the token the daemon attached, if it did
-    std::string authorization;
-    const info_headers headers = info_headers_of(req);
-    if (headers.authorization) {
-        authorization = std::string(*headers.authorization); // untouched
-    } else {
-        if (headers.token_name) {
-            profile = std::string(*headers.token_name);
-        } else if (const profile_config* def = store_.default_profile()) {
-            profile = def->name;
-        } else {
-            co_return make_error_response(
-                400, "no X-Token-Name header and no default profile to take the token from");
-        }
-        if (const token_value* now = store_.servable_now(profile, wall_clock::now())) {
-            attached = now->token; // the usual case, without waiting
-        } else {
-            serve_result served = co_await store_.get(profile);
-            if (served.outcome != serve_result::status::ok) {
-                ++counters_.proxy_outcomes["no_token"];
-                co_return failure_response(served);
-            }
-            attached = std::move(served.token.token);
-        }
-        authorization = "Bearer " + attached;
-    }
-
-    upstream_request up = info_request(headers, target, std::move(authorization));
-    upstream_result res = co_await upstream_.send(std::move(up));
-    if (res.ok() && !attached.empty() &&
-        (res.response.result_int() == 401 || res.response.result_int() == 403)) {
-        // The token may have been revoked: replace it (once, shared with every other caller)
-        // and try again once.
-        serve_result fresh =
-            co_await store_.get_replacing(profile, attached, res.response.result_int());
-        if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
-            ++counters_.proxy_outcomes["retried_with_new_token"];
-            up = info_request(headers, target, "Bearer " + fresh.token.token);
-            res = co_await upstream_.send(std::move(up));
-        }
-    }
-    if (!res.ok()) {
-        const bool timed_out = res.ec == upstream_errc::timeout;
-        ++counters_.proxy_outcomes[timed_out ? "timeout" : "unreachable"];
-        co_return make_error_response(
-            timed_out ? 504 : 502,
-            (timed_out ? "upstream timed out: " : "upstream unreachable: ") +
-                store_.redact(res.detail, credentials_of(headers.authorization)));
-    }
-    ++counters_.proxy_outcomes[res.response.result_int() / 100 == 2 ? "ok" : "upstream_status"];
-    // The status as a number, whatever it is (Beast names only the registered ones), with
-    // upstream's reason phrase.
-    local_response out;
-    out.version(11);
-    out.result(res.response.result_int());
-    out.reason(res.response.reason());
-    if (auto ct = res.response.find(http::field::content_type); ct != res.response.end())
-        out.set(http::field::content_type, ct->value());
-    out.body() = std::move(res.response.body());
-    co_return out;
-}
-
 local_response local_api::list_tokens() const {
     json::array list;
     for (const profile_view& v : store_.profiles()) {
@@ -432,7 +292,7 @@ local_response local_api::list_tokens() const {
     return json_response(200, data_envelope(200, json::serialize(list), now_text()));
 }
 
-status_snapshot local_api::snapshot() const {
+status_snapshot local_api::snapshot(request_counters& counts) const {
     status_snapshot s;
     s.version = SYNERGY_TOKEND_VERSION;
     s.started_at = started_at_;
@@ -447,7 +307,9 @@ status_snapshot local_api::snapshot() const {
         s.listeners = std::move(info.listeners);
         s.open_connections = info.open_connections;
     }
-    s.requests = &counters_;
+    counts.by_route_code = counters_.by_route_code;
+    counts.proxy_outcomes = info_.outcomes();
+    s.requests = &counts;
     return s;
 }
 

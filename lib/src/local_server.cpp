@@ -16,6 +16,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "synergy_tokend/deadline_watchdog.hpp"
+#include "synergy_tokend/http_reply.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/request_policy.hpp"
@@ -80,32 +81,12 @@ asio::awaitable<error_code> send_reply(connection<Protocol>& c, const Buffers& b
     co_return co_await send_all(c.socket, buffers, [&c, timeout] { c.expire_in(timeout); });
 }
 
+// Writes `res` (HEAD: its header only) with the one serialiser of replies (http_reply.hpp).
 template <class Protocol>
 asio::awaitable<error_code> write_response(connection<Protocol>& c, local_response res,
                                            bool keep_alive, bool head,
                                            std::chrono::milliseconds timeout) {
-    res.version(11);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    // The header as text, then the body (none for HEAD; Content-Length stays the GET reply's).
-    std::string header;
-    header.reserve(256); // the usual reply's header in one allocation
-    header += "HTTP/1.1 ";
-    header += std::to_string(res.result_int());
-    header += ' ';
-    // A status Beast has no name for and no reason phrase was given for: none on the wire, rather
-    // than Beast's placeholder.
-    if (res.result() != http::status::unknown ||
-        res.reason() != http::obsolete_reason(res.result()))
-        header += res.reason();
-    header += "\r\n";
-    for (const auto& field : res) {
-        header += field.name_string();
-        header += ": ";
-        header += field.value();
-        header += "\r\n";
-    }
-    header += "\r\n";
+    const std::string header = reply_header(res, keep_alive);
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(header), head ? asio::const_buffer() : asio::buffer(res.body())};
     co_return co_await send_reply(c, buffers, timeout);
@@ -249,18 +230,19 @@ asio::awaitable<void> refuse(connection<Protocol>& c, local_response res,
 }
 
 // Reads requests and writes replies until the peer closes, a limit is hit, or the server stops.
+// The connection and the session's slot are objects of this frame: however the session ends, the
+// slot's destructor closes the connection and gives the slot back, and the connection's closes
+// the descriptor.
 template <class Protocol>
 asio::awaitable<void> run_session(typename Protocol::socket socket, local_server* server) {
     const server_limits& limits = server->limits();
-    auto c = std::make_shared<connection<Protocol>>(std::move(socket), limits.idle_timeout);
+    local_api& api = server->api();
+    connection<Protocol> c(std::move(socket), limits.idle_timeout);
     error_code ignored;
-    c->socket.non_blocking(true, ignored);
-    auto handle = server->add_session();
-    handle->close = [c] {
-        c->close();
-    };
+    c.socket.non_blocking(true, ignored);
+    session_registry::slot slot(server->sessions(), [&c] { c.close(); });
     // The first request must arrive within request_timeout of the accept.
-    c->expire_in(limits.request_timeout);
+    c.expire_in(limits.request_timeout);
     beast::flat_buffer buffer;
     bool first = true;
 
@@ -275,31 +257,34 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         // byte, which starts request_timeout for the rest (at once when it is already here).
         const bool pipelined = buffer.size() != 0;
         if (!first)
-            c->expire_in(pipelined ? limits.request_timeout : limits.idle_timeout);
+            c.expire_in(pipelined ? limits.request_timeout : limits.idle_timeout);
         // Let the other connections' ready work run before this one reads its next request. Under
         // load the client has usually sent it by then, so the read finds it at once: one recv per
         // request instead of a recv that finds nothing, a wait and another recv. Measured: about
         // 10% more keep-alive requests/s with 64 clients; alone, a connection reads at once.
         if (!first && !pipelined && server->open_connections() > 1)
-            co_await asio::post(c->socket.get_executor(), asio::use_awaitable);
-        const read_outcome got = co_await read_request(*c, buffer, parser, limits.header_limit,
+            co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
+        const read_outcome got = co_await read_request(c, buffer, parser, limits.header_limit,
                                                        first || pipelined, limits.request_timeout);
         first = false;
         const error_code& ec = got.ec;
+        // The request as far as it was parsed, for the count of a refusal.
+        const local_request& partial = parser.get();
         if (!got.refusal.empty()) {
-            co_await refuse(*c, make_error_response(400, got.refusal), limits.request_timeout);
+            co_await refuse(c, api.refusal(400, got.refusal, partial), limits.request_timeout);
             break;
         }
         if (ec == http::error::header_limit) {
-            co_await refuse(*c,
-                            make_error_response(431, "request header over " +
-                                                         std::to_string(limits.header_limit) +
-                                                         " bytes"),
-                            limits.request_timeout);
+            co_await refuse(
+                c,
+                api.refusal(431,
+                            "request header over " + std::to_string(limits.header_limit) + " bytes",
+                            partial),
+                limits.request_timeout);
             break;
         }
         if (ec == http::error::body_limit) {
-            co_await refuse(*c, make_error_response(413, "request body over 64 KiB"),
+            co_await refuse(c, api.refusal(413, "request body over 64 KiB", partial),
                             limits.request_timeout);
             break;
         }
@@ -307,38 +292,32 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
             // A malformed request gets a 400; a closed, reset or too slow peer gets nothing.
             if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
                 ec != http::error::end_of_stream && ec != http::error::partial_message)
-                co_await refuse(*c,
-                                make_error_response(400, "malformed HTTP request: " + ec.message()),
-                                limits.request_timeout);
+                co_await refuse(
+                    c, api.refusal(400, "malformed HTTP request: " + ec.message(), partial),
+                    limits.request_timeout);
             break;
         }
-        local_api::routed classified = server->api().classify(parser.get());
-        if (!server->stopping()) {
-            // The hot path: a token reply already serialised (local_api::try_cached).
-            if (auto bytes = server->api().try_cached(parser.get(), classified)) {
-                handle->busy = true;
-                const error_code wec =
-                    co_await send_reply(*c, asio::buffer(*bytes), limits.request_timeout);
-                handle->busy = false;
-                if (wec)
-                    break;
-                continue;
-            }
+        const bool keep_alive = parser.get().keep_alive();
+        const bool head = parser.get().method() == http::verb::head;
+        local_reply reply = api.handle(std::move(parser.get()), !server->stopping());
+        slot.busy(true);
+        if (reply.bytes) {
+            // The hot path: a reply already serialised, which says keep-alive.
+            const error_code wec =
+                co_await send_reply(c, asio::buffer(*reply.bytes), limits.request_timeout);
+            slot.busy(false);
+            if (wec)
+                break;
+            continue;
         }
-        local_request req = parser.release();
-        const bool keep_alive = req.keep_alive();
-        const bool head = req.method() == http::verb::head;
-        c->watchdog.disarm(); // the handler has its own time limits
-        handle->busy = true;
-        local_response res = co_await server->api().handle(std::move(req), std::move(classified));
+        c.watchdog.disarm(); // the handler has its own time limits
+        local_response res = co_await std::move(reply.response);
         const error_code wec = co_await write_response(
-            *c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);
-        handle->busy = false;
+            c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);
+        slot.busy(false);
         if (wec || !keep_alive || server->stopping())
             break;
     }
-    c->close();
-    server->remove_session(handle);
 }
 
 void log_session_exception(std::exception_ptr e) {
@@ -475,18 +454,12 @@ void local_server::start() {
 }
 
 void local_server::stop(std::function<void()> on_drained) {
-    stopping_ = true;
-    on_drained_ = std::move(on_drained);
     error_code ignored;
     for (auto& acceptor : tcp_)
         acceptor->close(ignored);
     if (unix_)
         unix_->close(ignored);
-    for (auto& s : sessions_)
-        if (!s.busy && s.close)
-            s.close();
-    if (sessions_.empty() && on_drained_)
-        std::exchange(on_drained_, nullptr)();
+    sessions_.drain(std::move(on_drained));
 }
 
 std::vector<std::string> local_server::describe_listeners() const {
@@ -502,13 +475,33 @@ std::vector<std::string> local_server::describe_listeners() const {
     return out;
 }
 
-local_server::session_iterator local_server::add_session() {
-    return sessions_.insert(sessions_.end(), session_handle{});
+session_registry::slot::slot(session_registry& registry, std::function<void()> close)
+    : registry_(&registry)
+    , it_(registry.entries_.insert(registry.entries_.end(), entry{std::move(close), this})) {}
+
+session_registry::slot::~slot() {
+    if (registry_ == nullptr)
+        return;
+    const std::function<void()> close = std::move(it_->close);
+    registry_->entries_.erase(it_);
+    if (close)
+        close();
+    if (registry_->draining_ && registry_->entries_.empty() && registry_->on_drained_)
+        std::exchange(registry_->on_drained_, nullptr)();
 }
 
-void local_server::remove_session(session_iterator it) {
-    sessions_.erase(it);
-    if (stopping_ && sessions_.empty() && on_drained_)
+session_registry::~session_registry() {
+    for (auto& e : entries_)
+        e.owner->registry_ = nullptr;
+}
+
+void session_registry::drain(std::function<void()> on_drained) {
+    draining_ = true;
+    on_drained_ = std::move(on_drained);
+    for (auto& e : entries_)
+        if (!e.busy && e.close)
+            e.close();
+    if (entries_.empty() && on_drained_)
         std::exchange(on_drained_, nullptr)();
 }
 

@@ -1,14 +1,26 @@
-// The local HTTP API's request handler (PRODUCT.md §5, §6): policy check, routing, and the
-// replies of each endpoint. It knows nothing of sockets: local_server hands it a parsed request
-// and writes back the response it returns.
+// The local HTTP API's request handler (PRODUCT.md §5, §6): the request policy, routing, the fast
+// path, and the replies of each endpoint. It knows nothing of sockets: local_server hands it each
+// parsed request through handle(), its one entry point, and writes back the reply it returns.
+//
+// handle() classifies the request (router: where it goes; request_policy: whether it may) and
+// then answers it one of two ways:
+// - the fast path of GET /v1/tokens/{name} (PRODUCT.md §8), synchronously: for a keep-alive
+//   HTTP/1.1 GET that passes the request policy and names a profile whose token is servable now,
+//   the complete reply (status line, headers, body), serialised once by http_reply's serialiser
+//   and shared until the token, the second of the reply's time or its expiresIn changes; no
+//   coroutine is started and nothing is copied;
+// - every other request (and that one when its token is not servable now, or the server will
+//   close the connection): a coroutine that makes the response, which the server awaits and
+//   serialises. /v1/info/... goes to info_proxy, tokens to token_store.
+// Every reply is counted in /metrics by route and status, the fast path's too, and so are the
+// refusals the server makes itself (refusal()).
 //
 // Must be called on the executor of the token_store. Never throws for bad input: every refused
-// or failed request gets an error envelope naming the problem, and never a secret.
+// or failed request gets an error envelope naming the problem, and never a secret. A bug (or
+// std::bad_alloc) is an exception out of handle() or of the awaited response.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -19,6 +31,8 @@
 
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
+#include "synergy_tokend/http_reply.hpp"
+#include "synergy_tokend/info_proxy.hpp"
 #include "synergy_tokend/metrics.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
@@ -26,33 +40,31 @@
 namespace synergy_tokend {
 
 class token_store;
-struct serve_result;
 class upstream_client;
 
-using local_request = boost::beast::http::request<boost::beast::http::string_body>;
-using local_response = boost::beast::http::response<boost::beast::http::string_body>;
+// What the server sends back for one request: exactly one of the two is set.
+struct local_reply {
+    // The fast path: the complete reply, to be sent as it is (it says keep-alive).
+    std::shared_ptr<const std::string> bytes;
+    // Otherwise the response to come, to be awaited once; version, keep-alive and framing are
+    // the server's to set (reply_header()).
+    boost::asio::awaitable<local_response> response;
+};
 
 class local_api {
 public:
     local_api(const config& cfg, token_store& store, upstream_client& upstream);
 
-    // Where a request goes and whether the request policy (PRODUCT.md §6) lets it through:
-    // worked out once per request by classify(), then handed to try_cached() and handle().
-    struct routed {
-        route where;
-        policy_verdict verdict = policy_verdict::allow;
-    };
-    routed classify(const local_request& req) const;
+    // The one entry point: the reply to `req`, which it moves from only when the reply is a
+    // `response`. `may_keep_alive`: false when the server closes the connection after this reply
+    // whatever the request says (it is stopping); the fast path then is not taken.
+    local_reply handle(local_request&& req, bool may_keep_alive);
 
-    // The response to `req`, classified as `r`; version and keep-alive are the caller's to set.
-    boost::asio::awaitable<local_response> handle(local_request req, routed r);
-
-    // The fast path of GET /v1/tokens/{name} (PRODUCT.md §8): for a keep-alive HTTP/1.1 GET that
-    // passes the request policy and names a profile whose token is servable now, the complete
-    // reply (status line, headers, body), serialised once and reused until the token, the
-    // second of the reply's time or its expiresIn changes. Counted like any other request.
-    // nullptr when the request needs handle() (anything else, or any error reply).
-    std::shared_ptr<const std::string> try_cached(const local_request& req, const routed& r);
+    // The reply to a request the server refuses itself (limits, framing: local_server.hpp): the
+    // error envelope of `status` with `message`, counted in /metrics under the route of
+    // `partial`, the request as far as the parser got: its method and target once its request
+    // line was parsed, "other" before that or when they name no route.
+    local_response refusal(unsigned status, std::string_view message, const local_request& partial);
 
     // What the listeners report for /status and /metrics (set once the server exists).
     struct listener_info {
@@ -66,24 +78,33 @@ public:
     wall_clock::time_point started_at() const { return started_at_; }
 
 private:
+    // Where a request goes and whether the request policy (PRODUCT.md §6) lets it through.
+    struct routed {
+        route where;
+        policy_verdict verdict = policy_verdict::allow;
+    };
+    routed classify(const local_request& req) const;
+    // The fast path (see above): the shared bytes, or nullptr when the request needs respond().
+    std::shared_ptr<const std::string> try_fast(const local_request& req, const routed& r);
+    boost::asio::awaitable<local_response> respond(local_request req, routed r);
     boost::asio::awaitable<local_response> dispatch(local_request req, routed r);
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
     boost::asio::awaitable<local_response> products_token(std::string body);
-    boost::asio::awaitable<local_response> proxy_info(local_request req, std::string target);
     // The request policy's verdict (PRODUCT.md §6) on `req` for a route of `kind`.
     policy_verdict policy_verdict_for(const local_request& req, route_kind kind) const;
-    static local_response failure_response(const serve_result& served);
     local_response list_tokens() const;
     local_response readyz() const;
-    status_snapshot snapshot() const;
+    // /status and /metrics: the counts in `counts` (the local ones and the proxy's).
+    status_snapshot snapshot(request_counters& counts) const;
 
     const config& cfg_;
     token_store& store_;
     upstream_client& upstream_;
+    info_proxy info_;
     wall_clock::time_point started_at_;
-    request_counters counters_;
+    request_counters counters_; // by_route_code; the proxy counts its own outcomes
 
-    // try_cached's replies, by profile name; [0] JSON, [1] text/plain.
+    // try_fast's replies, by profile name; [0] JSON, [1] text/plain.
     struct cached_reply {
         std::shared_ptr<const std::string> bytes;
         std::string token; // the token the bytes hold, to notice a new one
@@ -95,8 +116,5 @@ private:
     std::map<std::string, cached_reply, std::less<>> token_replies_[2];
     std::function<listener_info()> listener_info_;
 };
-
-// A JSON or plain error reply in the upstream error envelope (status, message; no secrets).
-local_response make_error_response(unsigned status, std::string_view message);
 
 } // namespace synergy_tokend
