@@ -6,7 +6,9 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <unistd.h>
 
+#include "synergy_tokend/log.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
 #include "synergy_tokend/token_request.hpp"
@@ -67,12 +69,81 @@ local_api::routed local_api::classify(const local_request& req) const {
     return out;
 }
 
-local_reply local_api::handle(local_request&& req, bool may_keep_alive) {
+local_reply local_api::handle(local_request&& req, bool may_keep_alive, lazy_caller& caller) {
     routed r = classify(req);
     if (may_keep_alive)
-        if (auto bytes = try_fast(req, r))
+        if (auto bytes = try_fast(req, r, caller))
             return {std::move(bytes), {}};
-    return {nullptr, respond(std::move(req), std::move(r))};
+    return {nullptr, respond(std::move(req), std::move(r), &caller)};
+}
+
+const std::optional<access_rule>* local_api::rule_for(std::string_view name) const {
+    for (const auto& p : cfg_.tokens)
+        if (p.name == name)
+            return &p.allow;
+    return nullptr;
+}
+
+bool local_api::allowed(std::string_view name, lazy_caller& caller) const {
+    const std::optional<access_rule>* rule = rule_for(name);
+    return rule == nullptr || !rule->has_value() || may_read(*rule, caller.get());
+}
+
+namespace {
+
+std::string executable_of(std::int64_t pid) {
+    char path[4096];
+    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+    const ssize_t n = ::readlink(link.c_str(), path, sizeof path - 1);
+    return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string("unreadable");
+}
+
+} // namespace
+
+local_response local_api::refuse_caller(const caller_identity& caller, const std::string& profile) {
+    ++access_denied_[profile];
+    const std::string who = caller.known() ? std::to_string(caller.uid) : "unknown";
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, first] = refusals_logged_.try_emplace({who, profile}, now);
+    if (first || now - it->second >= std::chrono::minutes(1)) {
+        it->second = now;
+        std::string line = refusal_message(caller, profile) + " (" + caller.listener;
+        if (caller.pid)
+            line += ", pid " + std::to_string(*caller.pid) + ", " + executable_of(*caller.pid);
+        line += "); further refusals of this caller and profile are not logged for a minute";
+        log::warn("access", line);
+        // Forget callers not refused for a minute, so that many callers cannot grow the map.
+        if (refusals_logged_.size() > 4096)
+            std::erase_if(refusals_logged_,
+                          [&](const auto& e) { return now - e.second >= std::chrono::minutes(1); });
+    }
+    return make_error_response(403, refusal_message(caller, profile));
+}
+
+local_response local_api::whoami(lazy_caller& lazy) const {
+    const caller_identity& c = lazy.get();
+    json::object data;
+    data["listener"] = c.listener;
+    data["identifiedBy"] = to_string(c.how);
+    if (c.known()) {
+        data["uid"] = c.uid;
+        data["user"] = c.user.empty() ? json::value(nullptr) : json::value(c.user);
+        data["gid"] = c.gid ? json::value(*c.gid) : json::value(nullptr);
+        json::array groups;
+        for (auto g : c.groups)
+            groups.emplace_back(g);
+        data["groups"] = std::move(groups);
+        data["pid"] = c.pid ? json::value(*c.pid) : json::value(nullptr);
+    } else {
+        data["unknownReason"] = c.unknown_reason;
+    }
+    json::array readable;
+    for (const auto& p : cfg_.tokens)
+        if (may_read(p.allow, c))
+            readable.emplace_back(p.name);
+    data["readableProfiles"] = std::move(readable);
+    data["onDemand"] = cfg_.on_demand.enabled && may_read(cfg_.on_demand.allow, c);
+    return json_response(200, data_envelope(200, json::serialize(data), now_text()));
 }
 
 local_response local_api::refusal(unsigned status, std::string_view message,
@@ -85,14 +156,16 @@ local_response local_api::refusal(unsigned status, std::string_view message,
     return make_error_response(status, message);
 }
 
-asio::awaitable<local_response> local_api::respond(local_request req, routed r) {
+asio::awaitable<local_response> local_api::respond(local_request req, routed r,
+                                                   lazy_caller* caller) {
     const route_kind kind = r.where.kind;
-    local_response res = co_await dispatch(std::move(req), std::move(r));
+    local_response res = co_await dispatch(std::move(req), std::move(r), caller);
     ++counters_.by_route_code[{route_label(kind), res.result_int()}];
     co_return res;
 }
 
-asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr) {
+asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr,
+                                                    lazy_caller* caller) {
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
 
@@ -111,13 +184,30 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
 
     switch (r.kind) {
     case route_kind::tokens_list:
-        co_return list_tokens();
+        co_return list_tokens(*caller);
     case route_kind::token_get:
+        if (!allowed(r.param, *caller))
+            co_return refuse_caller(caller->get(), r.param);
         co_return co_await get_token(r.param, wants_plain_text(req));
     case route_kind::products_token:
-        co_return co_await products_token(std::move(req.body()));
-    case route_kind::info:
+        co_return co_await products_token(std::move(req.body()), caller);
+    case route_kind::info: {
+        // The profile whose token the call would carry: none when the caller brings its own
+        // Authorization (it then reads nothing of the daemon's).
+        if (!header(req, http::field::authorization)) {
+            const auto named = req.find("X-Token-Name");
+            std::string profile;
+            if (named != req.end())
+                profile = std::string(value_of(*named));
+            else if (const profile_config* def = cfg_.default_profile())
+                profile = def->name;
+            if (!profile.empty() && !allowed(profile, *caller))
+                co_return refuse_caller(caller->get(), profile);
+        }
         co_return co_await info_.forward(std::move(req), std::move(r.param));
+    }
+    case route_kind::whoami:
+        co_return whoami(*caller);
     case route_kind::healthz:
         co_return json_response(200, data_envelope(200, R"({"status":"ok"})", now_text()));
     case route_kind::readyz:
@@ -134,9 +224,10 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
         res.body() = render_metrics(snapshot(counts));
         co_return res;
     }
-    default:
-        co_return make_error_response(501, "this endpoint is not available in this version");
+    case route_kind::not_found:
+        break; // answered above
     }
+    co_return make_error_response(404, "no such endpoint");
 }
 
 policy_verdict local_api::policy_verdict_for(const local_request& req, route_kind kind) const {
@@ -201,7 +292,8 @@ asio::awaitable<local_response> local_api::get_token(std::string name, bool plai
     co_return token_response(served.token, plain, wall_clock::now());
 }
 
-std::shared_ptr<const std::string> local_api::try_fast(const local_request& req, const routed& r) {
+std::shared_ptr<const std::string> local_api::try_fast(const local_request& req, const routed& r,
+                                                       lazy_caller& caller) {
     // Only the plain case: a keep-alive HTTP/1.1 GET of a token the policy lets through.
     if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
         r.where.kind != route_kind::token_get || !r.where.method_allowed ||
@@ -211,8 +303,8 @@ std::shared_ptr<const std::string> local_api::try_fast(const local_request& req,
 
     const auto now = wall_clock::now();
     const token_value* t = store_.servable_now(name, now);
-    if (t == nullptr)
-        return nullptr;
+    if (t == nullptr || !allowed(name, caller))
+        return nullptr; // respond() waits for the token, or refuses the caller
     const bool plain = wants_plain_text(req);
     auto& cache = token_replies_[plain ? 1 : 0];
     auto it = cache.find(name);
@@ -239,15 +331,20 @@ std::shared_ptr<const std::string> local_api::try_fast(const local_request& req,
     return c.bytes;
 }
 
-asio::awaitable<local_response> local_api::products_token(std::string body) {
+asio::awaitable<local_response> local_api::products_token(std::string body, lazy_caller* caller) {
     token_request_parse parsed = parse_token_request(body);
     if (!parsed.ok())
         co_return make_error_response(400, "malformed token request: " + parsed.error);
 
     serve_result served;
     if (const profile_config* p = store_.profile_for(parsed.value)) {
-        served = co_await store_.get(p->name);
+        const std::string name = p->name; // p is the store's: it may go on a reload
+        if (!allowed(name, *caller))
+            co_return refuse_caller(caller->get(), name);
+        served = co_await store_.get(name);
     } else if (cfg_.on_demand.enabled) {
+        if (cfg_.on_demand.allow && !may_read(cfg_.on_demand.allow, caller->get()))
+            co_return refuse_caller(caller->get(), "on_demand");
         served = co_await store_.get_on_demand(std::move(parsed.value));
     } else {
         co_return make_error_response(
@@ -268,9 +365,11 @@ asio::awaitable<local_response> local_api::products_token(std::string body) {
     co_return res;
 }
 
-local_response local_api::list_tokens() const {
+local_response local_api::list_tokens(lazy_caller& caller) const {
     json::array list;
     for (const profile_view& v : store_.profiles()) {
+        if (v.cfg.allow && !may_read(v.cfg.allow, caller.get()))
+            continue;
         json::object p;
         p["name"] = v.cfg.name;
         p["product"] = v.cfg.product;
@@ -309,6 +408,7 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
     }
     counts.by_route_code = counters_.by_route_code;
     counts.proxy_outcomes = info_.outcomes();
+    counts.access_denied = access_denied_;
     s.requests = &counts;
     return s;
 }

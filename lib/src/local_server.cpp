@@ -241,6 +241,24 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
     error_code ignored;
     c.socket.non_blocking(true, ignored);
     session_registry::slot slot(server->sessions(), [&c] { c.close(); });
+    // Who is calling: asked of the kernel when a request first needs it (peer_identity.hpp).
+    lazy_caller caller([&c, server] {
+        caller_identity id;
+        if constexpr (std::is_same_v<Protocol, tcp>) {
+            error_code lec, rec;
+            const auto local = c.socket.local_endpoint(lec);
+            const auto remote = c.socket.remote_endpoint(rec);
+            if (lec || rec)
+                id.unknown_reason = "the connection is already closed";
+            else
+                id = identify_tcp_peer(local, remote, server->api().accounts());
+            id.listener = lec ? std::string("tcp") : "tcp " + endpoint_text(local);
+        } else {
+            id = identify_unix_peer(c.socket.native_handle(), server->api().accounts());
+            id.listener = "unix " + server->unix_path();
+        }
+        return id;
+    });
     // The first request must arrive within request_timeout of the accept.
     c.expire_in(limits.request_timeout);
     beast::flat_buffer buffer;
@@ -299,7 +317,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         }
         const bool keep_alive = parser.get().keep_alive();
         const bool head = parser.get().method() == http::verb::head;
-        local_reply reply = api.handle(std::move(parser.get()), !server->stopping());
+        local_reply reply = api.handle(std::move(parser.get()), !server->stopping(), caller);
         slot.busy(true);
         if (reply.bytes) {
             // The hot path: a reply already serialised, which says keep-alive.

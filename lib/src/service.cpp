@@ -232,6 +232,7 @@ void daemon_service::reload() {
                                  " token profile(s)");
     }
     store_->reread_identity();
+    api_->accounts().clear(); // user and group changes count from the next connection on
     last_status_.clear();
     notifier_.notify("READY=1");
     update_status();

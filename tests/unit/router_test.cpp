@@ -30,7 +30,8 @@ namespace {
 const st::route_kind all_routes[] = {
     st::route_kind::tokens_list, st::route_kind::token_get, st::route_kind::products_token,
     st::route_kind::info,        st::route_kind::status,    st::route_kind::metrics,
-    st::route_kind::healthz,     st::route_kind::readyz,    st::route_kind::not_found,
+    st::route_kind::healthz,     st::route_kind::readyz,    st::route_kind::whoami,
+    st::route_kind::not_found,
 };
 
 bool is_secret_route(st::route_kind k) {
@@ -79,6 +80,8 @@ BOOST_AUTO_TEST_CASE(fixed_paths_route_with_their_method) {
         {"HEAD", "/healthz", st::route_kind::healthz, true, "GET"},
         {"POST", "/healthz", st::route_kind::healthz, false, "GET"},
         {"GET", "/readyz", st::route_kind::readyz, true, "GET"},
+        {"GET", "/v1/whoami", st::route_kind::whoami, true, "GET"},
+        {"POST", "/v1/whoami", st::route_kind::whoami, false, "GET"},
         {"GET", "/v1/tokens/stats", st::route_kind::token_get, true, "GET"},
         {"POST", "/v1/tokens/stats", st::route_kind::token_get, false, "GET"},
         {"GET", "/v1/info/scopes/authorized", st::route_kind::info, true, "GET"},

@@ -80,6 +80,8 @@ route match_route(std::string_view method, std::string_view target) {
         return fixed(route_kind::healthz, is_get, "GET");
     if (path == "/readyz")
         return fixed(route_kind::readyz, is_get, "GET");
+    if (path == "/v1/whoami")
+        return fixed(route_kind::whoami, is_get, "GET");
 
     constexpr std::string_view tokens_prefix = "/v1/tokens/";
     if (path.starts_with(tokens_prefix)) {
@@ -214,6 +216,8 @@ const char* route_label(route_kind kind) {
         return "/healthz";
     case route_kind::readyz:
         return "/readyz";
+    case route_kind::whoami:
+        return "/v1/whoami";
     case route_kind::not_found:
         return "other";
     }

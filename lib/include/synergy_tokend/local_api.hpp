@@ -15,6 +15,14 @@
 // Every reply is counted in /metrics by route and status, the fast path's too, and so are the
 // refusals the server makes itself (refusal()).
 //
+// Access rules (PRODUCT.md §9): a profile with `allow` is served only to a caller the rule admits
+// (access.hpp), whether asked for directly, as the profile a /v1/info call would use, or as the
+// profile a drop-in POST matches; `on_demand.allow` rules drop-in requests that match no
+// profile. Others get 403 naming caller and profile, counted by profile in /metrics and logged
+// once per caller and profile per minute (uid, pid, executable). GET /v1/tokens lists only what
+// the caller may read; GET /v1/whoami says who the caller is and what it may read. The caller is
+// asked of the kernel once per connection, only when a request needs it (lazy_caller).
+//
 // Must be called on the executor of the token_store. Never throws for bad input: every refused
 // or failed request gets an error envelope naming the problem, and never a secret. A bug (or
 // std::bad_alloc) is an exception out of handle() or of the awaited response.
@@ -34,6 +42,7 @@
 #include "synergy_tokend/http_reply.hpp"
 #include "synergy_tokend/info_proxy.hpp"
 #include "synergy_tokend/metrics.hpp"
+#include "synergy_tokend/peer_identity.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
 
@@ -58,7 +67,8 @@ public:
     // The one entry point: the reply to `req`, which it moves from only when the reply is a
     // `response`. `may_keep_alive`: false when the server closes the connection after this reply
     // whatever the request says (it is stopping); the fast path then is not taken.
-    local_reply handle(local_request&& req, bool may_keep_alive);
+    // `caller` is the connection's, and must outlive the awaited response.
+    local_reply handle(local_request&& req, bool may_keep_alive, lazy_caller& caller);
 
     // The reply to a request the server refuses itself (limits, framing: local_server.hpp): the
     // error envelope of `status` with `message`, counted in /metrics under the route of
@@ -77,6 +87,9 @@ public:
 
     wall_clock::time_point started_at() const { return started_at_; }
 
+    // The uid → name and groups cache of the listeners' callers; cleared on reload (SIGHUP).
+    account_cache& accounts() { return accounts_; }
+
 private:
     // Where a request goes and whether the request policy (PRODUCT.md §6) lets it through.
     struct routed {
@@ -85,14 +98,24 @@ private:
     };
     routed classify(const local_request& req) const;
     // The fast path (see above): the shared bytes, or nullptr when the request needs respond().
-    std::shared_ptr<const std::string> try_fast(const local_request& req, const routed& r);
-    boost::asio::awaitable<local_response> respond(local_request req, routed r);
-    boost::asio::awaitable<local_response> dispatch(local_request req, routed r);
+    std::shared_ptr<const std::string> try_fast(const local_request& req, const routed& r,
+                                                lazy_caller& caller);
+    boost::asio::awaitable<local_response> respond(local_request req, routed r,
+                                                   lazy_caller* caller);
+    boost::asio::awaitable<local_response> dispatch(local_request req, routed r,
+                                                    lazy_caller* caller);
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
-    boost::asio::awaitable<local_response> products_token(std::string body);
+    boost::asio::awaitable<local_response> products_token(std::string body, lazy_caller* caller);
+    // The rule of profile `name` (nullptr: no such profile; an empty optional: no rule).
+    const std::optional<access_rule>* rule_for(std::string_view name) const;
+    // Whether `caller` may read profile `name` (always, for a profile without a rule).
+    bool allowed(std::string_view name, lazy_caller& caller) const;
+    // The 403 for `caller` and `profile`, counted and logged (at most once a minute each).
+    local_response refuse_caller(const caller_identity& caller, const std::string& profile);
+    local_response whoami(lazy_caller& caller) const;
     // The request policy's verdict (PRODUCT.md §6) on `req` for a route of `kind`.
     policy_verdict policy_verdict_for(const local_request& req, route_kind kind) const;
-    local_response list_tokens() const;
+    local_response list_tokens(lazy_caller& caller) const;
     local_response readyz() const;
     // /status and /metrics: the counts in `counts` (the local ones and the proxy's).
     status_snapshot snapshot(request_counters& counts) const;
@@ -115,6 +138,11 @@ private:
     };
     std::map<std::string, cached_reply, std::less<>> token_replies_[2];
     std::function<listener_info()> listener_info_;
+    account_cache accounts_;
+    std::map<std::string, std::uint64_t> access_denied_; // by profile
+    // When a refusal of (caller, profile) was last logged, to log it at most once a minute.
+    std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point>
+        refusals_logged_;
 };
 
 } // namespace synergy_tokend

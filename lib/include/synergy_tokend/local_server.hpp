@@ -133,6 +133,8 @@ public:
 
     // "tcp 127.0.0.1:8731", "unix /run/synergy-tokend/tokend.sock" (actual bound ports).
     std::vector<std::string> describe_listeners() const;
+    // The Unix socket's path ("" without one).
+    const std::string& unix_path() const { return unix_path_bound_; }
     std::size_t open_connections() const { return sessions_.size(); }
 
     // Shared with the session coroutines in local_server.cpp.

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,23 @@ public:
 
 private:
     std::map<std::pair<std::uint32_t, std::optional<std::uint32_t>>, account> accounts_;
+};
+
+// One connection's caller, asked of the kernel when a request first needs it (a profile with a
+// rule, /v1/whoami) and kept for the connection's life: requests over keep-alive cost nothing.
+class lazy_caller {
+public:
+    explicit lazy_caller(std::function<caller_identity()> identify)
+        : identify_(std::move(identify)) {}
+    const caller_identity& get() {
+        if (!identity_)
+            identity_ = identify_();
+        return *identity_;
+    }
+
+private:
+    std::function<caller_identity()> identify_;
+    std::optional<caller_identity> identity_;
 };
 
 // The peer of the connected Unix socket `fd`.

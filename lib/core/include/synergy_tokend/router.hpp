@@ -15,6 +15,7 @@ enum class route_kind {
     metrics,        // GET /metrics
     healthz,        // GET /healthz
     readyz,         // GET /readyz
+    whoami,         // GET /v1/whoami
     not_found,
 };
 

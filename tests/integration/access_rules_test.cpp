@@ -1,0 +1,270 @@
+// Access rules on real sockets (PRODUCT.md §9): the suite, as root, starts client processes that
+// switch to other uids and groups, and checks over TCP and over the Unix socket who gets which
+// token, what GET /v1/tokens lists, /v1/info and the drop-in path, and a rule changed by SIGHUP.
+#include <csignal>
+#include <grp.h>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "harness.hpp"
+
+using namespace tokend_test;
+namespace json = boost::json;
+
+namespace {
+
+constexpr unsigned stats_uid = 54321; // may read "stats"
+constexpr unsigned other_uid = 54322; // may read only the open profile
+constexpr unsigned team_gid = 54400;  // the group that may read "team"
+
+struct as_user {
+    unsigned uid;
+    unsigned gid;
+    std::vector<gid_t> groups;
+};
+
+// The reply to `call` sent to `ep` by a child process running as `who`.
+http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call) {
+    int out[2];
+    BOOST_REQUIRE(::pipe(out) == 0);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(out[0]);
+        if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
+            ::setuid(who.uid) != 0)
+            ::_exit(3);
+        const http_reply r = http_request(ep, call);
+        const std::string text = std::to_string(r.status) + "\n" + r.body;
+        std::size_t done = 0;
+        while (done < text.size()) {
+            const ssize_t n = ::write(out[1], text.data() + done, text.size() - done);
+            if (n <= 0)
+                ::_exit(4);
+            done += static_cast<std::size_t>(n);
+        }
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;)
+        text.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    http_reply r;
+    const auto nl = text.find('\n');
+    if (nl == std::string::npos) {
+        r.error = "the client process wrote nothing (exit " + std::to_string(status) + ")";
+        return r;
+    }
+    r.status = static_cast<unsigned>(std::stoul(text.substr(0, nl)));
+    r.body = text.substr(nl + 1);
+    return r;
+}
+
+http_call token_call(const std::string& name) {
+    http_call call;
+    call.target = "/v1/tokens/" + name;
+    call.headers["X-Tokend-Request"] = "1";
+    return call;
+}
+
+std::string error_message(const http_reply& r) {
+    const auto v = r.json();
+    if (!v.is_object() || !v.as_object().contains("error"))
+        return {};
+    return std::string(v.at("error").at("message").as_string());
+}
+
+// A daemon whose Unix socket other uids can reach, with three profiles: "stats" for stats_uid,
+// "team" for the group team_gid, "open" for anyone.
+struct fixture {
+    fixture()
+        : daemon(config()) {}
+
+    std::string config() {
+        ::chmod(socket_dir.path().c_str(), 0755);
+        json::object cfg;
+        cfg["upstream"] = json::object{{"base_url", mock.base_url()}, {"ca_file", mock.ca_file()}};
+        cfg["listen"] = json::object{{"tcp", json::array{"127.0.0.1:0"}},
+                                     {"unix", socket_dir.file("tokend.sock")},
+                                     {"unix_mode", "0666"}};
+        cfg["tokens"] = json::parse(R"([
+            {"name":"stats","product":"synergy-stats","customer_id":"345","default":true,
+             "allow":{"users":[)" + std::to_string(stats_uid) +
+                                    R"(]}},
+            {"name":"team","product":"synergy-stats","customer_id":"346",
+             "allow":{"groups":[)" + std::to_string(team_gid) +
+                                    R"(]}},
+            {"name":"open","product":"synergy-stats","customer_id":"347"}])");
+        return json::serialize(cfg);
+    }
+
+    temp_dir socket_dir;
+    mock_upstream mock;
+    tokend_daemon daemon;
+    const as_user stats_user{stats_uid, stats_uid, {stats_uid}};
+    const as_user other_user{other_uid, other_uid, {other_uid}};
+    const as_user team_member{other_uid, other_uid, {other_uid, team_gid}};
+};
+
+bool skip_unless_root() {
+    if (::geteuid() == 0)
+        return false;
+    BOOST_TEST_MESSAGE("SKIPPED: switching client processes to other uids needs root");
+    return true;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(access_rules)
+
+BOOST_AUTO_TEST_CASE(the_allowed_uid_gets_its_token_and_another_gets_403_naming_the_rule) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    for (const endpoint& ep : {f.daemon.tcp(), f.daemon.unix_socket()}) {
+        BOOST_TEST_CONTEXT((ep.unix_path.empty() ? "over TCP" : "over the Unix socket")) {
+            const auto mine = request_as(f.stats_user, ep, token_call("stats"));
+            BOOST_TEST(mine.status == 200u, mine.body);
+            const json::value body = mine.json();
+            BOOST_TEST(!body.at("data").at("token").as_string().empty());
+
+            const auto refused = request_as(f.other_user, ep, token_call("stats"));
+            BOOST_TEST(refused.status == 403u, refused.body);
+            BOOST_TEST(error_message(refused) == "caller uid 54322 may not read profile \"stats\"");
+            BOOST_TEST(refused.body.find("eyJ") == std::string::npos); // no token in it
+
+            // A profile without a rule is anyone's.
+            BOOST_TEST(request_as(f.other_user, ep, token_call("open")).status == 200u);
+        }
+    }
+    // This process is root: not in the rule either.
+    BOOST_TEST(f.daemon.get_token("stats").status == 403u);
+}
+
+BOOST_AUTO_TEST_CASE(membership_of_a_supplementary_group_allows) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    for (const endpoint& ep : {f.daemon.tcp(), f.daemon.unix_socket()}) {
+        BOOST_TEST_CONTEXT((ep.unix_path.empty() ? "over TCP" : "over the Unix socket")) {
+            if (ep.unix_path.empty()) {
+                // Over TCP the kernel names the uid only: its groups are the user database's,
+                // and uid 54322 has no entry there, so the process's own groups do not count.
+                BOOST_TEST(request_as(f.team_member, ep, token_call("team")).status == 403u);
+                continue;
+            }
+            // Over the Unix socket the primary gid comes with SO_PEERCRED.
+            const as_user primary{other_uid, team_gid, {team_gid}};
+            BOOST_TEST(request_as(primary, ep, token_call("team")).status == 200u);
+            BOOST_TEST(request_as(f.other_user, ep, token_call("team")).status == 403u);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_token_list_shows_only_what_the_caller_may_read) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    http_call list;
+    list.target = "/v1/tokens";
+    const auto names = [](const http_reply& r) {
+        std::string out;
+        const json::value v = r.json(); // kept: the loop reads into it
+        for (const auto& p : v.at("data").as_array())
+            out += std::string(p.at("name").as_string()) + " ";
+        return out;
+    };
+    BOOST_TEST(names(request_as(f.stats_user, f.daemon.unix_socket(), list)) == "stats open ");
+    BOOST_TEST(names(request_as(f.other_user, f.daemon.tcp(), list)) == "open ");
+}
+
+BOOST_AUTO_TEST_CASE(info_and_the_drop_in_path_obey_the_profile_rule) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    http_call info;
+    info.target = "/v1/info/scopes/authorized";
+    info.headers["X-Tokend-Request"] = "1"; // no X-Token-Name: the default profile, "stats"
+    BOOST_TEST(request_as(f.stats_user, f.daemon.tcp(), info).status == 200u);
+    const auto refused = request_as(f.other_user, f.daemon.tcp(), info);
+    BOOST_TEST(refused.status == 403u, refused.body);
+    BOOST_TEST(error_message(refused).find("profile \"stats\"") != std::string::npos);
+    info.headers["X-Token-Name"] = "open";
+    BOOST_TEST(request_as(f.other_user, f.daemon.tcp(), info).status == 200u);
+
+    http_call drop_in;
+    drop_in.method = "POST";
+    drop_in.target = "/v1/products/token";
+    drop_in.headers["Content-Type"] = "application/json";
+    drop_in.body = R"({"userIdentityToken":"test-identity-token-0001","product":"synergy-stats",)"
+                   R"("customerId":"345"})";
+    const std::int64_t before = f.mock.counter("token_requests");
+    BOOST_TEST(request_as(f.stats_user, f.daemon.unix_socket(), drop_in).status == 200u);
+    const auto dropped = request_as(f.other_user, f.daemon.unix_socket(), drop_in);
+    BOOST_TEST(dropped.status == 403u, dropped.body);
+    BOOST_TEST(f.mock.counter("token_requests") == before); // the profile's cached token
+}
+
+BOOST_AUTO_TEST_CASE(refusals_are_counted_logged_once_a_minute_and_whoami_explains) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(request_as(f.other_user, f.daemon.unix_socket(), token_call("stats")).status ==
+                   403u);
+    http_call metrics;
+    metrics.target = "/metrics";
+    const auto m = http_request(f.daemon.tcp(), metrics);
+    BOOST_TEST(m.body.find("synergy_tokend_access_denied_total{profile=\"stats\"} 3") !=
+               std::string::npos);
+    const std::string log = f.daemon.log();
+    std::size_t lines = 0;
+    for (auto at = log.find("uid 54322 may not read profile"); at != std::string::npos;
+         at = log.find("uid 54322 may not read profile", at + 1))
+        ++lines;
+    BOOST_TEST(lines == 1u, log);
+    BOOST_TEST(log.find("pid ") != std::string::npos); // the Unix socket names the process
+
+    http_call whoami;
+    whoami.target = "/v1/whoami";
+    const auto who = request_as(f.stats_user, f.daemon.unix_socket(), whoami);
+    BOOST_REQUIRE_EQUAL(who.status, 200u);
+    const json::value data = who.json().at("data");
+    BOOST_TEST(data.at("uid").as_int64() == stats_uid);
+    BOOST_TEST(std::string(data.at("identifiedBy").as_string()) == "SO_PEERCRED");
+    BOOST_TEST(json::serialize(data.at("readableProfiles")) == R"(["stats","open"])");
+    const json::value tcp_who = request_as(f.other_user, f.daemon.tcp(), whoami).json();
+    BOOST_TEST(std::string(tcp_who.at("data").at("identifiedBy").as_string()) == "sock_diag");
+    BOOST_TEST(tcp_who.at("data").at("uid").as_int64() == other_uid);
+}
+
+BOOST_AUTO_TEST_CASE(a_rule_changed_by_sighup_applies_to_new_connections) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    BOOST_TEST(request_as(f.other_user, f.daemon.tcp(), token_call("stats")).status == 403u);
+    auto cfg = json::parse(read_file(f.daemon.config_path())).as_object();
+    cfg["tokens"].as_array()[0].as_object()["allow"] =
+        json::parse(R"({"users":[)" + std::to_string(other_uid) + "]}");
+    write_file(f.daemon.config_path(), json::serialize(cfg));
+    const std::int64_t before = f.mock.counter("token_requests");
+    f.daemon.proc().signal(SIGHUP);
+    BOOST_REQUIRE(wait_for_line(f.daemon.log_path(), "configuration reloaded", 5s));
+    BOOST_TEST(request_as(f.other_user, f.daemon.tcp(), token_call("stats")).status == 200u);
+    BOOST_TEST(request_as(f.stats_user, f.daemon.tcp(), token_call("stats")).status == 403u);
+    BOOST_TEST(f.mock.counter("token_requests") == before); // same token: no new fetch
+}
+
+BOOST_AUTO_TEST_SUITE_END()
