@@ -74,7 +74,8 @@ info_proxy::info_proxy(token_store& store, upstream_client& upstream)
     : store_(store)
     , upstream_(upstream) {}
 
-asio::awaitable<local_response> info_proxy::forward(local_request req, std::string target) {
+asio::awaitable<local_response> info_proxy::forward(local_request req, std::string target,
+                                                    admission admit) {
     std::string profile;
     std::string attached; // the token the daemon attached, if it did
     std::string authorization;
@@ -90,6 +91,9 @@ asio::awaitable<local_response> info_proxy::forward(local_request req, std::stri
             co_return make_error_response(
                 400, "no X-Token-Name header and no default profile to take the token from");
         }
+        if (admit)
+            if (auto refusal = admit(profile))
+                co_return std::move(*refusal);
         if (const token_value* now = store_.servable_now(profile, wall_clock::now())) {
             attached = now->token; // the usual case, without waiting
         } else {
@@ -98,6 +102,9 @@ asio::awaitable<local_response> info_proxy::forward(local_request req, std::stri
                 ++outcomes_["no_token"];
                 co_return failure_response(served);
             }
+            if (admit)
+                if (auto refusal = admit(profile))
+                    co_return std::move(*refusal);
             attached = std::move(served.token.token);
         }
         authorization = "Bearer " + attached;

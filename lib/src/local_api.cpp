@@ -188,24 +188,19 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
     case route_kind::token_get:
         if (!allowed(r.param, *caller))
             co_return refuse_caller(caller->get(), r.param);
-        co_return co_await get_token(r.param, wants_plain_text(req));
+        co_return co_await get_token(r.param, wants_plain_text(req), caller);
     case route_kind::products_token:
         co_return co_await products_token(std::move(req.body()), caller);
-    case route_kind::info: {
-        // The profile whose token the call would carry: none when the caller brings its own
-        // Authorization (it then reads nothing of the daemon's).
-        if (!header(req, http::field::authorization)) {
-            const auto named = req.find("X-Token-Name");
-            std::string profile;
-            if (named != req.end())
-                profile = std::string(value_of(*named));
-            else if (const profile_config* def = cfg_.default_profile())
-                profile = def->name;
-            if (!profile.empty() && !allowed(profile, *caller))
-                co_return refuse_caller(caller->get(), profile);
-        }
-        co_return co_await info_.forward(std::move(req), std::move(r.param));
-    }
+    case route_kind::info:
+        // The profile whose token the call would carry must be one the caller may read (none
+        // when the caller brings its own Authorization: it then reads nothing of the daemon's).
+        co_return co_await info_.forward(
+            std::move(req), std::move(r.param),
+            [this, caller](const std::string& profile) -> std::optional<local_response> {
+                if (allowed(profile, *caller))
+                    return std::nullopt;
+                return refuse_caller(caller->get(), profile);
+            });
     case route_kind::whoami:
         co_return whoami(*caller);
     case route_kind::healthz:
@@ -282,8 +277,12 @@ local_response token_response(const token_value& t, bool plain, wall_clock::time
 
 } // namespace
 
-asio::awaitable<local_response> local_api::get_token(std::string name, bool plain) {
-    const serve_result served = co_await store_.get(std::move(name));
+asio::awaitable<local_response> local_api::get_token(std::string name, bool plain,
+                                                     lazy_caller* caller) {
+    const serve_result served = co_await store_.get(name);
+    // A reload while waiting may have given the profile a rule.
+    if (!allowed(name, *caller))
+        co_return refuse_caller(caller->get(), name);
     if (served.outcome != serve_result::status::ok) {
         local_response res = failure_response(served);
         res.set(http::field::cache_control, "no-store");
@@ -342,6 +341,8 @@ asio::awaitable<local_response> local_api::products_token(std::string body, lazy
         if (!allowed(name, *caller))
             co_return refuse_caller(caller->get(), name);
         served = co_await store_.get(name);
+        if (!allowed(name, *caller)) // a reload while waiting may have given it a rule
+            co_return refuse_caller(caller->get(), name);
     } else if (cfg_.on_demand.enabled) {
         if (cfg_.on_demand.allow && !may_read(cfg_.on_demand.allow, caller->get()))
             co_return refuse_caller(caller->get(), "on_demand");

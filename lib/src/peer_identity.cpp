@@ -1,5 +1,6 @@
 #include "synergy_tokend/peer_identity.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <grp.h>
@@ -84,6 +85,21 @@ caller_identity identify_unix_peer(int fd, account_cache& accounts) {
     if (cred.pid > 0)
         c.pid = cred.pid;
     fill_account(c, accounts);
+    // The groups the connecting process held (SO_PEERGROUPS, Linux 4.13), rather than the user
+    // database's, when the kernel gives them: a process that dropped a group has dropped it.
+    std::vector<gid_t> groups(64);
+    socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    int got = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size);
+    if (got != 0 && errno == ERANGE) {
+        groups.resize(size / sizeof(gid_t));
+        got = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size);
+    }
+    if (got == 0) {
+        groups.resize(size / sizeof(gid_t));
+        c.groups.assign(groups.begin(), groups.end());
+        if (std::find(c.groups.begin(), c.groups.end(), cred.gid) == c.groups.end())
+            c.groups.push_back(cred.gid);
+    }
     return c;
 }
 
@@ -119,6 +135,7 @@ caller_identity identify_tcp_peer(const boost::asio::ip::tcp::endpoint& local,
     msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
     msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     if (v6) {
+        msg.req.id.idiag_if = remote.address().to_v6().scope_id(); // link-local peers
         const auto src = remote.address().to_v6().to_bytes();
         const auto dst = local.address().to_v6().to_bytes();
         std::memcpy(msg.req.id.idiag_src, src.data(), src.size());
@@ -161,6 +178,12 @@ caller_identity identify_tcp_peer(const boost::asio::ip::tcp::endpoint& local,
         if (m->id.idiag_sport != msg.req.id.idiag_sport ||
             m->id.idiag_dport != msg.req.id.idiag_dport)
             continue;
+        // A socket its process has closed (an orphan, FIN-WAIT) has no inode and reads as
+        // uid 0 on many kernels: that names no one.
+        if (m->idiag_inode == 0) {
+            c.unknown_reason = "the peer has already closed its socket";
+            return c;
+        }
         c.how = identified_by::socket_diagnostics;
         c.uid = m->idiag_uid;
         // The answer has no gid of the peer's process: fill_account takes the uid's primary one.

@@ -2,7 +2,9 @@
 // switch to other uids and groups, and checks over TCP and over the Unix socket who gets which
 // token, what GET /v1/tokens lists, /v1/info and the drop-in path, and a rule changed by SIGHUP.
 #include <csignal>
+#include <cstdlib>
 #include <grp.h>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -171,6 +173,76 @@ BOOST_AUTO_TEST_CASE(membership_of_a_supplementary_group_allows) {
             BOOST_TEST(request_as(f.other_user, ep, token_call("team")).status == 403u);
         }
     }
+}
+
+// A user and a group made for the test (and removed after), so that names and supplementary
+// groups come from the system's user database as they would on a real host.
+struct system_account {
+    system_account() {
+        std::system("userdel tokend-test-user >/dev/null 2>&1; groupdel tokend-test-team "
+                    ">/dev/null 2>&1");
+        ok = std::system("groupadd -g 54410 tokend-test-team && useradd -M -N -u 54411 -g 100 "
+                         "-G tokend-test-team -s /usr/sbin/nologin tokend-test-user") == 0;
+    }
+    ~system_account() {
+        std::system("userdel tokend-test-user >/dev/null 2>&1; groupdel tokend-test-team "
+                    ">/dev/null 2>&1");
+    }
+    bool ok = false;
+};
+
+BOOST_AUTO_TEST_CASE(a_supplementary_group_named_in_the_rule_allows_on_both_listeners) {
+    if (skip_unless_root())
+        return;
+    system_account account;
+    if (!account.ok) {
+        BOOST_TEST_MESSAGE("SKIPPED: groupadd/useradd failed on this machine");
+        return;
+    }
+    temp_dir socket_dir;
+    ::chmod(socket_dir.path().c_str(), 0755);
+    mock_upstream mock;
+    json::object cfg;
+    cfg["upstream"] = json::object{{"base_url", mock.base_url()}, {"ca_file", mock.ca_file()}};
+    cfg["listen"] = json::object{{"tcp", json::array{"127.0.0.1:0"}},
+                                 {"unix", socket_dir.file("tokend.sock")},
+                                 {"unix_mode", "0666"}};
+    cfg["tokens"] = json::parse(R"([{"name":"team","product":"synergy-stats","customer_id":"346",
+        "allow":{"groups":["tokend-test-team"]}}])");
+    tokend_daemon daemon(json::serialize(cfg));
+    // Over TCP the kernel names the uid only: the membership is the user database's, whatever
+    // groups the process holds. Over the Unix socket the groups are those the process holds
+    // (SO_PEERGROUPS): a process of the member that dropped the group has dropped the right.
+    const as_user member{54411, 100, {100}};
+    const as_user member_holding_it{54411, 100, {100, 54410}};
+    const as_user stranger{54412, 100, {100}};
+    const auto over_tcp = request_as(member, daemon.tcp(), token_call("team"));
+    BOOST_TEST(over_tcp.status == 200u, over_tcp.body);
+    BOOST_TEST(request_as(stranger, daemon.tcp(), token_call("team")).status == 403u);
+    const auto over_unix = request_as(member_holding_it, daemon.unix_socket(), token_call("team"));
+    BOOST_TEST(over_unix.status == 200u, over_unix.body);
+    BOOST_TEST(request_as(member, daemon.unix_socket(), token_call("team")).status == 403u);
+    BOOST_TEST(request_as(stranger, daemon.unix_socket(), token_call("team")).status == 403u);
+    http_call whoami;
+    whoami.target = "/v1/whoami";
+    const json::value who = request_as(member, daemon.tcp(), whoami).json();
+    BOOST_TEST(std::string(who.at("data").at("user").as_string()) == "tokend-test-user");
+    BOOST_TEST(json::serialize(who.at("data").at("groups")).find("54410") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_user_name_in_a_rule_is_a_config_error_naming_its_key) {
+    temp_dir dir;
+    const std::string path = dir.file("config.json");
+    write_file(path, R"({"identity":{"user_identity_token_file":"/x"},"listen":{"unix":""},
+        "tokens":[{"name":"s","product":"p","customer_id":1,
+                   "allow":{"users":["no-such-user-here"]}}]})");
+    process check({binary_path_daemon(), "check-config", "--config", path}, dir.file("out"),
+                  dir.file("err"));
+    BOOST_TEST((check.wait_exit(10s) == std::optional<int>(2)));
+    BOOST_TEST(read_file(dir.file("err"))
+                       .find("tokens[0].allow.users[0]: no user named "
+                             "\"no-such-user-here\"") != std::string::npos,
+               read_file(dir.file("err")));
 }
 
 BOOST_AUTO_TEST_CASE(the_token_list_shows_only_what_the_caller_may_read) {

@@ -6,6 +6,9 @@
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "harness.hpp"
 
 using namespace tokend_test;
@@ -357,8 +360,13 @@ BOOST_AUTO_TEST_CASE(identity_token_file_change_is_picked_up_before_the_next_fet
     tokend_daemon daemon(config_for(mock, R"({"retry_initial_ms":100,"retry_max_ms":300})"),
                          "first-identity-token");
     BOOST_CHECK(wait_for_line(daemon.log_path(), "HTTP 401", 5s));
-    std::this_thread::sleep_for(1100ms); // a different mtime, even on coarse file systems
     write_file(daemon.identity_path(), "second-identity-token\n");
+    // A different mtime, even on file systems with a coarse clock, without waiting for one.
+    struct stat st {};
+    BOOST_REQUIRE(::stat(daemon.identity_path().c_str(), &st) == 0);
+    timespec times[2] = {st.st_atim, st.st_mtim};
+    times[1].tv_sec += 2;
+    BOOST_REQUIRE(::utimensat(AT_FDCWD, daemon.identity_path().c_str(), times, 0) == 0);
     // A fetch that started before the write may still fail with the first identity (and answer
     // a caller waiting for it with 503); the next one reads the new file.
     const auto r = daemon.get_token_within("stats", 3s);

@@ -22,6 +22,9 @@
 // token_store and the upstream_client.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
@@ -41,7 +44,13 @@ public:
 
     // The reply to `req`, a GET of /v1/info<target> ("/scopes/x?a=1", the route's param);
     // version, keep-alive and framing are the server's to set.
-    boost::asio::awaitable<local_response> forward(local_request req, std::string target);
+    //
+    // `admit`, when given, is asked whether the caller may use the token of the profile the call
+    // would carry, before the token is taken and again after every wait for one (a reload may
+    // have given the profile a rule meanwhile): a response is the refusal to answer with.
+    using admission = std::function<std::optional<local_response>(const std::string& profile)>;
+    boost::asio::awaitable<local_response> forward(local_request req, std::string target,
+                                                   admission admit = {});
 
     // How the forwarded requests went, by outcome: "ok" (2xx), "upstream_status" (any other
     // status passed on), "retried_with_new_token", "no_token", "timeout", "unreachable".

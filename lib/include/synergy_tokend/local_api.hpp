@@ -104,7 +104,8 @@ private:
                                                    lazy_caller* caller);
     boost::asio::awaitable<local_response> dispatch(local_request req, routed r,
                                                     lazy_caller* caller);
-    boost::asio::awaitable<local_response> get_token(std::string name, bool plain);
+    boost::asio::awaitable<local_response> get_token(std::string name, bool plain,
+                                                     lazy_caller* caller);
     boost::asio::awaitable<local_response> products_token(std::string body, lazy_caller* caller);
     // The rule of profile `name` (nullptr: no such profile; an empty optional: no rule).
     const std::optional<access_rule>* rule_for(std::string_view name) const;
