@@ -9,7 +9,9 @@
 #   c) upstream token requests made during a) and b) (should be none);
 #   d) the daemon's resident memory: idle with 10 profiles (just started, and settled once its
 #      upstream connections have timed out), with 1,000 open client connections, with 10,000
-#      on-demand entries.
+#      on-demand entries;
+#   e) what identifying callers costs: a profile without and with an access rule, kept alive and
+#      with a new connection per request (bench/identify_report.py).
 # Prints a table (PASS/FAIL per §8 target) and writes build/bench/results.json. Exits non-zero only
 # for a broken run (something did not start, a load run got errors), never for a missed target.
 #
@@ -112,7 +114,8 @@ echo "bench-identity-token" >"$work/identity-token"
     echo '  "tokens": ['
     for i in $(seq 0 9); do
         sep=,; [ "$i" = 9 ] && sep=
-        echo "    { \"name\": \"p$i\", \"product\": \"synergy-stats\", \"customer_id\": \"$((100 + i))\"$([ "$i" = 0 ] && echo ', "default": true') }$sep"
+        # p1 has an access rule admitting this user: section e) measures what identifying costs.
+        echo "    { \"name\": \"p$i\", \"product\": \"synergy-stats\", \"customer_id\": \"$((100 + i))\"$([ "$i" = 0 ] && echo ', "default": true')$([ "$i" = 1 ] && echo ", \"allow\": {\"users\": [$(id -u)]}") }$sep"
     done
     echo '  ]'
     echo '}'
@@ -269,6 +272,13 @@ for r in $(seq "$rounds"); do
     run_wrk info_nginx "$r" "$ngx$info_url" "${tokend_header[@]}"
     run_wrk info_direct "$r" "https://127.0.0.1:$api_port$info_url" -H "Authorization: Bearer $token"
 done
+say "e) caller identification: p0 (no rule) and p1 (a rule), kept alive and a connection per request"
+run_wrk conn_open warmup "$daemon/v1/tokens/p0" "${tokend_header[@]}" -H 'Connection: close'
+for r in $(seq "$rounds"); do
+    run_wrk kept_rule "$r" "$daemon/v1/tokens/p1" "${tokend_header[@]}"
+    run_wrk conn_open "$r" "$daemon/v1/tokens/p0" "${tokend_header[@]}" -H 'Connection: close'
+    run_wrk conn_rule "$r" "$daemon/v1/tokens/p1" "${tokend_header[@]}" -H 'Connection: close'
+done
 curl -sf "$daemon/status" >"$raw/status-after-load.json"
 python3 bench/proc_memory.py "$daemon_pid" >"$raw/memory-after-load.json"
 
@@ -305,3 +315,4 @@ cat >"$raw/meta.json" <<JSON
 }
 JSON
 python3 bench/report.py --raw "$raw" --out "$build/results.json"
+python3 bench/identify_report.py --raw "$raw"
