@@ -268,8 +268,13 @@ BOOST_AUTO_TEST_CASE(many_large_unknown_identity_tokens_do_not_blow_memory) {
         "VmRSS " << before << " KiB before, " << after << " KiB after " << callers
                  << " drop-in requests with 62 KB identity tokens; on-demand entries " << entries);
     BOOST_CHECK_EQUAL(entries, callers);
-    // The entries hold hashes, not the 62 KB tokens.
+    // The entries hold hashes, not the 62 KB tokens. Under AddressSanitizer freed memory is held
+    // in its quarantine, so resident memory says nothing there: the plain build checks it.
+#if defined(__SANITIZE_ADDRESS__)
+    BOOST_TEST_MESSAGE("resident memory not checked under AddressSanitizer (its quarantine)");
+#else
     BOOST_CHECK_LT(after - before, 16 * 1024);
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()
