@@ -90,16 +90,23 @@ bool reply_reader::on_message_done() {
 
 reply_reader::state reply_reader::feed(beast::flat_buffer& buffer) {
     while (state_ == state::need_more && buffer.size() != 0) {
+        // Boost 1.81's chunk parser asserts (an abort in a build with assertions) when, having
+        // seen the last chunk's size line, it is shown fewer than 5 bytes again; found by
+        // fuzz/reply_reader_fuzz.cpp. No element of a chunked body shorter than that can end the
+        // message ("0\r\n\r\n" is the shortest end), so waiting for 5 bytes never stalls one.
+        if (parser_->is_header_done() && parser_->chunked() && buffer.size() < 5)
+            break;
         error_code ec;
         const std::size_t used = parser_->put(buffer.data(), ec);
         buffer.consume(used);
         if (used != 0 || parser_->got_some())
             got_some_ = true;
-        if (ec == http::error::need_more) {
-            if (used == 0)
-                break; // an incomplete element: wait for more bytes
-            continue;
-        }
+        // Beast wants more bytes: the unparsed ones stay in the buffer, to be shown to it again
+        // only with more after them (as its own read loop does). Putting the same incomplete
+        // bytes again at once breaks an internal assumption of its chunk parser (an assertion
+        // in Boost 1.81's parse_chunk_header, found by fuzz/reply_reader_fuzz.cpp).
+        if (ec == http::error::need_more)
+            break;
         if (ec)
             return fail(ec);
         if (parser_->is_done()) {

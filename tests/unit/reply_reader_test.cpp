@@ -114,6 +114,11 @@ const std::vector<reply_case> cases = {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n3\r\n!!!\r\n0\r\n"
      "Trailer-Field: 1\r\n\r\n",
      ending::none, 200, "ok!!!", true},
+    {"chunked, empty: the last chunk first (Beast 1.81 asserted on it fed byte by byte)",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ending::none, 200, "", true},
+    {"chunked, empty, then a trailer",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n", ending::none, 200,
+     "", true},
     {"100 Continue first", "HTTP/1.1 100 Continue\r\n\r\n" + ok2, ending::none, 200, "ok", true},
     {"103 Early Hints first",
      "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" + ok2, ending::none, 200,
