@@ -1,4 +1,5 @@
 #include "synergy_tokend/redact.hpp"
+#include "synergy_tokend/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -24,16 +25,6 @@ struct decoded_text {
     std::vector<std::uint32_t> from; // raw offset of the escape (or byte) each byte came from
     std::vector<std::uint32_t> to;   // raw offset just past it
 };
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // The code unit of "\uXXXX" at `p`, or -1.
 long u_escape_at(std::string_view s, std::size_t p) {

@@ -1,20 +1,11 @@
 #include "synergy_tokend/router.hpp"
+#include "synergy_tokend/text.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
 namespace synergy_tokend {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // Percent-decodes a path segment; an invalid escape or a decoded '/' or NUL gives "" (no match).
 std::string decode_segment(std::string_view in) {

@@ -23,6 +23,17 @@ constexpr char ascii_lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// The value of a hexadecimal digit, or -1 when `c` is none.
+constexpr int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 // Equal ignoring the case of ASCII letters.
 constexpr bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size())
