@@ -15,7 +15,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
 status=0
-for target in config token_reply request reply_reader; do
+for target in config token_reply request reply_reader sealed_entry; do
     work="$out/corpus-$target"
     rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$target"/* "$work"/
     echo "== fuzzing $target for ${seconds}s"

@@ -380,6 +380,7 @@ private:
                    std::vector<std::uint32_t>& out);
     void parse_state(const json::value& v, const std::string& path);
     void parse_service(const json::value& v, const std::string& path);
+    void parse_shared_cache(const json::value& v, const std::string& path);
     void parse_log(const json::value& v, const std::string& path);
     void check_relations();
 
@@ -576,6 +577,10 @@ void config_parser::parse_root(const json::value& root) {
                  [this](const auto& v, const auto& p) {
                      parse_log(v, p);
                  }},
+                {"shared_cache",
+                 [this](const auto& v, const auto& p) {
+                     parse_shared_cache(v, p);
+                 }},
             });
 }
 
@@ -700,6 +705,66 @@ void config_parser::parse_service(const json::value& v, const std::string& path)
                      read_s(v, p, 0, sv.shutdown_grace);
                  }},
             });
+}
+
+void config_parser::parse_shared_cache(const json::value& v, const std::string& path) {
+    shared_cache_config sc;
+    bool has_url = false;
+    const std::size_t errors_before = errors_.size();
+    members(v, path,
+            {
+                {"url",
+                 [&](const auto& v, const auto& p) {
+                     has_url = true;
+                     if (!read_non_empty_string(v, p, sc.url))
+                         return;
+                     redis_url_check check = parse_redis_url(sc.url);
+                     if (!check.problem.empty())
+                         fail(p, check.problem);
+                     else
+                         sc.endpoint = std::move(check.endpoint);
+                 }},
+                {"username",
+                 [&](const auto& v, const auto& p) {
+                     read_string(v, p, sc.username);
+                 }},
+                {"password_file",
+                 [&](const auto& v, const auto& p) {
+                     read_string(v, p, sc.password_file);
+                 }},
+                {"ca_file",
+                 [&](const auto& v, const auto& p) {
+                     read_string(v, p, sc.ca_file);
+                 }},
+                {"key_prefix",
+                 [&](const auto& v, const auto& p) {
+                     read_string(v, p, sc.key_prefix);
+                 }},
+                {"timeout_ms",
+                 [&](const auto& v, const auto& p) {
+                     read_ms(v, p, 1, sc.timeout);
+                 }},
+                {"lease_ms",
+                 [&](const auto& v, const auto& p) {
+                     read_ms(v, p, 1, sc.lease);
+                 }},
+            });
+    if (!v.is_object())
+        return;
+    if (!has_url) {
+        fail(child_path(path, "url"), "missing; expected the Redis URL (redis://, rediss:// or "
+                                      "unix:/path)");
+        return;
+    }
+    if (!sc.username.empty() && sc.password_file.empty() && !failed(child_path(path, "username")))
+        fail(child_path(path, "password_file"),
+             "missing; expected a password file when username is set (Redis ACL users log in "
+             "with a password)");
+    if (!sc.ca_file.empty() && sc.endpoint.transport != redis_endpoint::kind::tls &&
+        !failed(child_path(path, "url")))
+        fail(child_path(path, "ca_file"), "expected only with a rediss:// url (TLS)");
+    if (errors_.size() == errors_before)
+        cfg_.shared_cache = std::move(sc);
 }
 
 void config_parser::parse_log(const json::value& v, const std::string& path) {

@@ -15,6 +15,7 @@
 
 #include "synergy_tokend/access.hpp"
 #include "synergy_tokend/log_level.hpp"
+#include "synergy_tokend/shared_cache_config.hpp"
 
 namespace synergy_tokend {
 
@@ -110,6 +111,7 @@ struct config {
     on_demand_config on_demand;
     state_config state;
     service_config service;
+    std::optional<shared_cache_config> shared_cache; // PRODUCT.md §10; nullopt: no sharing
     log_level log = log_level::info;
 
     // The profile /info calls use when none is named: the one marked default, else the only one.
