@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# systemd provides systemd-analyze for the package check.
-scripts/install-deps.sh systemd
+# systemd provides systemd-analyze for the package check; iproute2 the veth pair between network
+# namespaces of the foreign_peer suite.
+scripts/install-deps.sh systemd iproute2
 
 preset=dev
 [ "${SANITIZE:-0}" = "1" ] && preset=asan

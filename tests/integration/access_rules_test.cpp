@@ -3,11 +3,9 @@
 // token, what GET /v1/tokens lists, /v1/info and the drop-in path, and a rule changed by SIGHUP.
 #include <csignal>
 #include <cstdlib>
-#include <grp.h>
 #include <optional>
 #include <string>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -27,52 +25,6 @@ namespace {
 constexpr unsigned stats_uid = 54321; // may read "stats"
 constexpr unsigned other_uid = 54322; // may read only the open profile
 constexpr unsigned team_gid = 54400;  // the group that may read "team"
-
-struct as_user {
-    unsigned uid;
-    unsigned gid;
-    std::vector<gid_t> groups;
-};
-
-// The reply to `call` sent to `ep` by a child process running as `who`.
-http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call) {
-    int out[2];
-    BOOST_REQUIRE(::pipe(out) == 0);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::close(out[0]);
-        if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
-            ::setuid(who.uid) != 0)
-            ::_exit(3);
-        const http_reply r = http_request(ep, call);
-        const std::string text = std::to_string(r.status) + "\n" + r.body;
-        std::size_t done = 0;
-        while (done < text.size()) {
-            const ssize_t n = ::write(out[1], text.data() + done, text.size() - done);
-            if (n <= 0)
-                ::_exit(4);
-            done += static_cast<std::size_t>(n);
-        }
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;)
-        text.append(buf, static_cast<std::size_t>(n));
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    http_reply r;
-    const auto nl = text.find('\n');
-    if (nl == std::string::npos) {
-        r.error = "the client process wrote nothing (exit " + std::to_string(status) + ")";
-        return r;
-    }
-    r.status = static_cast<unsigned>(std::stoul(text.substr(0, nl)));
-    r.body = text.substr(nl + 1);
-    return r;
-}
 
 http_call token_call(const std::string& name) {
     http_call call;

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <grp.h>
 #include <mutex>
+#include <sched.h>
 #include <set>
 #include <signal.h>
 #include <spawn.h>
@@ -294,6 +296,68 @@ std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& cal
     for (const auto& r : replies)
         note_secrets(call, r);
     return replies;
+}
+
+std::optional<std::string> run_as(const as_user& who, const std::function<std::string()>& work,
+                                  std::string* error) {
+    int out[2];
+    BOOST_REQUIRE(::pipe(out) == 0);
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(out[0]);
+        if (who.netns >= 0 && ::setns(who.netns, CLONE_NEWNET) != 0)
+            ::_exit(2);
+        if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
+            ::setuid(who.uid) != 0)
+            ::_exit(3);
+        const std::string text = work();
+        std::size_t done = 0;
+        while (done < text.size()) {
+            const ssize_t n = ::write(out[1], text.data() + done, text.size() - done);
+            if (n <= 0)
+                ::_exit(4);
+            done += static_cast<std::size_t>(n);
+        }
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;)
+        text.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code != 0 || text.empty()) {
+        *error = code == 2   ? "the client process could not enter its network namespace"
+                 : code == 3 ? "the client process could not become uid " + std::to_string(who.uid)
+                             : "the client process wrote nothing (wait status " +
+                                   std::to_string(status) + ")";
+        return std::nullopt;
+    }
+    return text;
+}
+
+http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call) {
+    http_reply r;
+    const auto text = run_as(
+        who,
+        [&] {
+            const http_reply got = http_request(ep, call);
+            return std::to_string(got.status) + "\n" + got.error + "\n" + got.body;
+        },
+        &r.error);
+    if (!text)
+        return r;
+    const auto first = text->find('\n');
+    const auto second = text->find('\n', first + 1);
+    r.status = static_cast<unsigned>(std::stoul(text->substr(0, first)));
+    r.error = text->substr(first + 1, second - first - 1);
+    r.body = text->substr(second + 1);
+    note_secrets(call, r); // what the child received counts for the suite's redaction checks
+    return r;
 }
 
 void check_no_secret_in(const std::string& what, const std::string& text) {

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include <boost/json/value.hpp>
 
@@ -89,6 +92,25 @@ struct endpoint {
 
 // One request on a fresh connection (plain HTTP). Sets Host: localhost unless given.
 http_reply http_request(const endpoint& ep, http_call call);
+
+// Who a client child process runs as (as root, the suite switches children to other uids and
+// groups; numeric ids need no passwd entry), and optionally the network namespace it enters
+// first: a descriptor of a /proc/.../ns/net file, -1 for the test's own.
+struct as_user {
+    unsigned uid;
+    unsigned gid;
+    std::vector<gid_t> groups;
+    int netns = -1;
+};
+
+// `work` run in a child process that has become `who`; what it returned, or nullopt with the
+// reason in `*error` when the child could not switch or wrote nothing.
+std::optional<std::string> run_as(const as_user& who, const std::function<std::string()>& work,
+                                  std::string* error);
+
+// The reply to `call` sent to `ep` (one fresh connection, as http_request) by a child process
+// running as `who`.
+http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call);
 
 // `count` identical requests at once, each on its own connection; replies in order.
 std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& call,
