@@ -1,7 +1,9 @@
-// libFuzzer target: the request policy, the router and the drop-in body parser, fed from one
-// input split into method, target, Host header and body.
+// libFuzzer target: the request policy, the router (with its Accept negotiation) and the drop-in
+// body parser, fed from one input split into method, target, Host header (also read as an Accept
+// header) and body.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "synergy_tokend/request_policy.hpp"
@@ -44,6 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (verdict == st::policy_verdict::allow && !st::host_allowed(host))
         __builtin_trap();
     (void)st::route_label(r.kind);
+    // Accept: an exact application/json first can never be outbid; text/html first only helps.
+    const std::string accept(host);
+    if (st::prefers_html("application/json," + accept))
+        __builtin_trap();
+    if (st::prefers_html(accept) && !st::prefers_html("text/html," + accept))
+        __builtin_trap();
     const auto parsed = st::parse_token_request(body);
     if (parsed.ok()) {
         if (parsed.value.identity_token.empty() || parsed.value.product.empty())

@@ -11,6 +11,7 @@
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
+#include "synergy_tokend/status_page.hpp"
 #include "synergy_tokend/token_request.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
@@ -208,10 +209,21 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
     case route_kind::readyz:
         co_return readyz();
     case route_kind::status: {
-        request_counters counts;
-        co_return json_response(
-            200, data_envelope(200, render_status_json(snapshot(counts)), now_text()));
+        // The same URL answers a person's browser with the page, anything else with JSON.
+        const auto accept = header(req, http::field::accept);
+        local_response res;
+        if (accept && prefers_html(*accept)) {
+            res = status_page_response();
+        } else {
+            request_counters counts;
+            res = json_response(
+                200, data_envelope(200, render_status_json(snapshot(counts)), now_text()));
+        }
+        res.set(http::field::vary, "Accept");
+        co_return res;
     }
+    case route_kind::status_page:
+        co_return status_page_response();
     case route_kind::metrics: {
         request_counters counts;
         local_response res{http::status::ok, 11};

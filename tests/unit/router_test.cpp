@@ -31,7 +31,7 @@ const st::route_kind all_routes[] = {
     st::route_kind::tokens_list, st::route_kind::token_get, st::route_kind::products_token,
     st::route_kind::info,        st::route_kind::status,    st::route_kind::metrics,
     st::route_kind::healthz,     st::route_kind::readyz,    st::route_kind::whoami,
-    st::route_kind::not_found,
+    st::route_kind::status_page, st::route_kind::not_found,
 };
 
 bool is_secret_route(st::route_kind k) {
@@ -75,6 +75,14 @@ BOOST_AUTO_TEST_CASE(fixed_paths_route_with_their_method) {
         {"GET", "/v1/products/token", st::route_kind::products_token, false, "POST"},
         {"PUT", "/v1/products/token", st::route_kind::products_token, false, "POST"},
         {"GET", "/status", st::route_kind::status, true, "GET"},
+        {"HEAD", "/status", st::route_kind::status, true, "GET"},
+        {"POST", "/status", st::route_kind::status, false, "GET"},
+        {"GET", "/", st::route_kind::status_page, true, "GET"},
+        {"HEAD", "/", st::route_kind::status_page, true, "GET"},
+        {"GET", "/?refresh=1", st::route_kind::status_page, true, "GET"},
+        {"POST", "/", st::route_kind::status_page, false, "GET"},
+        {"PUT", "/", st::route_kind::status_page, false, "GET"},
+        {"DELETE", "/", st::route_kind::status_page, false, "GET"},
         {"GET", "/metrics", st::route_kind::metrics, true, "GET"},
         {"GET", "/healthz", st::route_kind::healthz, true, "GET"},
         {"HEAD", "/healthz", st::route_kind::healthz, true, "GET"},
@@ -96,9 +104,52 @@ BOOST_AUTO_TEST_CASE(fixed_paths_route_with_their_method) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(status_answers_html_only_to_a_caller_preferring_it) {
+    struct row {
+        const char* accept;
+        bool html;
+    };
+    const row rows[] = {
+        // Browsers' own Accept headers (Chromium/Firefox, Safari).
+        {"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+         "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+         true},
+        {"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", true},
+        {"text/html", true},
+        {"TEXT/HTML", true},
+        {"text/*", true},
+        {"text/html;q=0.9, application/json;q=0.5", true},
+        {"application/json;q=0.1, text/html", true},
+        {"text/html ; q=1.000 , */* ; q=0.001", true},
+        // curl, fetch(), the CLI and scripts keep the JSON.
+        {"", false},
+        {"*/*", false},
+        {"application/json", false},
+        {"application/json, text/html", false}, // a tie keeps JSON
+        {"text/html, */*", false},
+        {"text/html;q=0.5, application/json", false},
+        {"text/html;q=0.5, application/*", false},
+        {"text/html;q=0, */*", false},
+        {"text/plain", false},
+        {"text/htmlx", false},
+        // A malformed element counts for nothing.
+        {"text/html;q=2", false},
+        {"text/html;q=abc", false},
+        {"text/html;q=1.0001", false},
+        {"text/html;q=1.5", false},
+        {"html", false},
+        {",,,;;;", false},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_INFO("Accept: " << r.accept);
+        BOOST_CHECK_EQUAL(st::prefers_html(r.accept), r.html);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(unknown_paths_are_not_found) {
     const char* targets[] = {
-        "/",
+        "//",
+        "/index.html",
         "/nope",
         "/v1",
         "/v1/",

@@ -44,7 +44,90 @@ std::string meta(unsigned status, std::string_view time) {
     return m;
 }
 
+// A quality value (RFC 9110 §12.4.2: "0", "0.5", "1.000"), in thousandths; -1 when malformed.
+int parse_quality(std::string_view q) {
+    if (q.empty() || (q[0] != '0' && q[0] != '1'))
+        return -1;
+    int thousandths = (q[0] - '0') * 1000;
+    if (q.size() == 1)
+        return thousandths;
+    if (q[1] != '.' || q.size() > 5)
+        return -1;
+    int scale = 100;
+    for (char c : q.substr(2)) {
+        if (c < '0' || c > '9' || (q[0] == '1' && c != '0'))
+            return -1;
+        thousandths += (c - '0') * scale;
+        scale /= 10;
+    }
+    return thousandths;
+}
+
+// The qualities (thousandths) an Accept header gives text/html and application/json.
+struct acceptance {
+    int html = 0;
+    int json = 0;
+};
+
+// Each type gets the quality of the most specific range matching it (type/subtype over type/*
+// over */*; the first of equally specific ones), 0 when none does.
+acceptance accepted(std::string_view accept) {
+    struct best {
+        int specificity = -1;
+        int quality = 0;
+        void offer(int s, int q) {
+            if (s > specificity) {
+                specificity = s;
+                quality = q;
+            }
+        }
+    } html, json;
+    while (!accept.empty()) {
+        const auto comma = accept.find(',');
+        std::string_view element = accept.substr(0, comma);
+        accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+
+        const auto semi = element.find(';');
+        const std::string_view range = trim(element.substr(0, semi), http_whitespace);
+        int quality = 1000;
+        std::string_view params =
+            semi == std::string_view::npos ? std::string_view() : element.substr(semi + 1);
+        while (!params.empty()) {
+            const auto next = params.find(';');
+            const std::string_view param = trim(params.substr(0, next), http_whitespace);
+            params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
+            if (param.size() >= 2 && ascii_lower(param[0]) == 'q' && param[1] == '=')
+                quality = parse_quality(param.substr(2));
+        }
+        const auto slash = range.find('/');
+        if (quality < 0 || slash == std::string_view::npos)
+            continue; // a malformed element counts for nothing
+        const std::string_view type = range.substr(0, slash);
+        const std::string_view subtype = range.substr(slash + 1);
+        if (type == "*" && subtype == "*") {
+            html.offer(0, quality);
+            json.offer(0, quality);
+        } else if (iequals(type, "text")) {
+            if (subtype == "*")
+                html.offer(1, quality);
+            else if (iequals(subtype, "html"))
+                html.offer(2, quality);
+        } else if (iequals(type, "application")) {
+            if (subtype == "*")
+                json.offer(1, quality);
+            else if (iequals(subtype, "json"))
+                json.offer(2, quality);
+        }
+    }
+    return {html.quality, json.quality};
+}
+
 } // namespace
+
+bool prefers_html(std::string_view accept) {
+    const acceptance a = accepted(accept);
+    return a.html > a.json;
+}
 
 route match_route(std::string_view method, std::string_view target) {
     route r;
@@ -59,6 +142,8 @@ route match_route(std::string_view method, std::string_view target) {
         return r;
     };
 
+    if (path == "/")
+        return fixed(route_kind::status_page, is_get, "GET");
     if (path == "/v1/tokens")
         return fixed(route_kind::tokens_list, is_get, "GET");
     if (path == "/v1/products/token")
@@ -201,6 +286,8 @@ const char* route_label(route_kind kind) {
         return "/v1/info/*";
     case route_kind::status:
         return "/status";
+    case route_kind::status_page:
+        return "/";
     case route_kind::metrics:
         return "/metrics";
     case route_kind::healthz:

@@ -1,6 +1,7 @@
-// SHA-256 digests through OpenSSL, for the keys that must not reveal what they stand for: the
-// on-demand cache key and the identity token's fingerprint in the state file. Pure functions,
-// kept out of the core library because they need OpenSSL.
+// SHA-256 digests through OpenSSL, for the keys that must not reveal what they stand for (the
+// on-demand cache key and the identity token's fingerprint in the state file) and for the status
+// page's Content-Security-Policy hashes. Pure functions, kept out of the core library because
+// they need OpenSSL.
 #pragma once
 
 #include <string>
@@ -12,6 +13,9 @@ namespace synergy_tokend {
 
 // Lower-case hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
+
+// Standard base64 (with padding) of the SHA-256 of `data`: a CSP hash source's digest.
+std::string sha256_base64(std::string_view data);
 
 // SHA-256 (hex) of on_demand_key_material(): the on-demand cache key. Two identity tokens never
 // share a key, and the key does not reveal the token.

@@ -11,7 +11,8 @@ enum class route_kind {
     token_get,      // GET /v1/tokens/{name}
     products_token, // POST /v1/products/token
     info,           // GET /v1/info/...
-    status,         // GET /status
+    status,         // GET /status (JSON, or the status page for a caller preferring HTML)
+    status_page,    // GET /
     metrics,        // GET /metrics
     healthz,        // GET /healthz
     readyz,         // GET /readyz
@@ -31,9 +32,17 @@ struct route {
 const char* route_label(route_kind kind);
 
 // Matches a request target ("/v1/tokens/stats?x") and method ("GET"). HEAD is treated as GET.
+// "/" is the status page (status_page.hpp): GET or HEAD, 405 otherwise.
 // A /v1/info/ target whose path has a forwarded_path_problem() is not_found: it is never
 // forwarded (local_server refuses such a request with 400 before it gets here).
 route match_route(std::string_view method, std::string_view target);
+
+// Whether GET /status should answer the status page rather than JSON, from the request's Accept
+// header (RFC 9110 §12.5.1): true when text/html (or text/*) is acceptable with a higher quality
+// than application/json gets (from application/json, application/* or */*). A tie, no Accept
+// header, or one that cannot be parsed keep the JSON that scripts and the CLI expect; a browser's
+// "text/html,...,*/*;q=0.8" gets the page.
+bool prefers_html(std::string_view accept);
 
 // Why a path that the daemon forwards upstream as it came (the part of a /v1/info/... path below
 // /v1/info, later the part of a route path below its prefix) may not be forwarded (PRODUCT.md
