@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # systemd provides systemd-analyze for the package check; iproute2 the veth pair between network
-# namespaces of the foreign_peer suite.
-scripts/install-deps.sh systemd iproute2
+# namespaces of the foreign_peer suite; chromium (headless) renders the status page, with
+# fonts-dejavu-core so that its screenshot has legible text on a machine without fonts.
+scripts/install-deps.sh systemd iproute2 chromium fonts-dejavu-core
 
 preset=dev
 [ "${SANITIZE:-0}" = "1" ] && preset=asan
