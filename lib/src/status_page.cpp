@@ -31,6 +31,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num.bad { color: #b42318; font-weight: 600; }
 td.error { color: #8a1c1c; max-width: 22rem; overflow-wrap: anywhere; }
 .sub { color: var(--muted); font-size: 0.85em; font-weight: normal; }
+td time { white-space: nowrap; }
 .muted { color: var(--muted); }
 .tag { margin-left: 0.4em; padding: 0 0.35em; border: 1px solid var(--line); border-radius: 3px;
        font-size: 0.8em; color: var(--muted); }
