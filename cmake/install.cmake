@@ -13,11 +13,16 @@ if(NOT SYSTEMD_UNIT_DIR)
 endif()
 set(SYNERGY_TOKEND_UNIT_DIR "${SYSTEMD_UNIT_DIR}" CACHE PATH "Where the systemd unit is installed")
 
-configure_file(systemd/synergy-tokend.service.in systemd/synergy-tokend.service @ONLY)
+set(SYNERGY_TOKEND_UNITS synergy-tokend.service synergy-tokend-identity.path
+    synergy-tokend-identity.service)
+foreach(unit IN LISTS SYNERGY_TOKEND_UNITS)
+    configure_file(systemd/${unit}.in systemd/${unit} @ONLY)
+endforeach()
 
 install(TARGETS synergy-tokend RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/systemd/synergy-tokend.service
-        DESTINATION ${SYNERGY_TOKEND_UNIT_DIR})
+list(TRANSFORM SYNERGY_TOKEND_UNITS PREPEND ${CMAKE_CURRENT_BINARY_DIR}/systemd/
+     OUTPUT_VARIABLE unit_files)
+install(FILES ${unit_files} DESTINATION ${SYNERGY_TOKEND_UNIT_DIR})
 install(FILES README.md SECURITY.md DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 
 # The sample configuration, never over an operator's edited one (the package marks it a

@@ -18,18 +18,46 @@ std::string identity_source::describe() const {
     return "file " + resolve_path();
 }
 
+namespace {
+// Whether the file exists and holds more than white space: the unit's stand-in for a credential
+// whose file is missing is a lone newline (SetCredential=identity-token:\n).
+bool holds_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char buffer[256];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        if (!trim(std::string_view(buffer, static_cast<std::size_t>(in.gcount()))).empty())
+            return true;
+    }
+    return false;
+}
+} // namespace
+
 std::string identity_source::resolve_path() const {
     const std::string& name = cfg_.token_file;
     if (!name.empty() && name.front() != '/') {
         if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
             std::string candidate = std::string(dir) + "/" + name;
-            struct stat st {};
-            if (::stat(candidate.c_str(), &st) == 0)
+            if (holds_text(candidate))
                 return candidate;
         }
+        if (!cfg_.base_dir.empty())
+            return cfg_.base_dir + (cfg_.base_dir.back() == '/' ? "" : "/") + name;
     }
     return name;
 }
+
+namespace {
+std::string cannot_read(const std::string& path, int error) {
+    if (error == ENOENT)
+        return "identity token file " + path + " missing";
+    std::string message = "identity token file " + path + ": " + std::strerror(error);
+    // Under the unit the service cannot read the root-only file itself: it comes as a
+    // credential, which systemd hands over at start only.
+    if (error == EACCES && std::getenv("CREDENTIALS_DIRECTORY") != nullptr)
+        message += " (delivered as a credential at start: restart the service)";
+    return message;
+}
+} // namespace
 
 identity_read identity_source::get(bool force_reread) {
     if (!cfg_.token_env.empty()) {
@@ -46,7 +74,7 @@ identity_read identity_source::get(bool force_reread) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         loaded_ = false;
-        return {{}, "identity token file " + path + ": " + std::strerror(errno)};
+        return {{}, cannot_read(path, errno)};
     }
     const bool unchanged = loaded_ && path == cached_path_ &&
                            st.st_mtim.tv_sec == cached_mtime_.tv_sec &&
@@ -57,8 +85,9 @@ identity_read identity_source::get(bool force_reread) {
 
     std::ifstream in(path, std::ios::binary);
     if (!in) {
+        const int error = errno;
         loaded_ = false;
-        return {{}, "identity token file " + path + ": " + std::strerror(errno)};
+        return {{}, cannot_read(path, error)};
     }
     std::ostringstream content;
     content << in.rdbuf();

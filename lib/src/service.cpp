@@ -54,6 +54,7 @@ public:
 private:
     void on_ready();
     void update_status();
+    std::string servable_summary();
     void wait_stop_signal();
     void wait_hup();
     void reload();
@@ -158,15 +159,26 @@ void daemon_service::on_ready() {
         return;
     ready_ = true;
     startup_.cancel();
-    log::info("service", "ready: " + std::to_string(store_->servable_count()) + "/" +
-                             std::to_string(config_.tokens.size()) + " tokens servable");
+    log::info("service", "ready: " + servable_summary());
     notifier_.notify("READY=1");
     update_status();
 }
 
+// "1/1 tokens servable", with the reason when a missing identity token holds every fetch back
+// ("0/1 tokens servable: identity token file /etc/synergy-tokend/identity-token missing"), so that
+// `systemctl status` tells an operator who has not put it in place yet what to do.
+std::string daemon_service::servable_summary() {
+    const std::size_t servable = store_->servable_count();
+    std::string summary =
+        std::to_string(servable) + "/" + std::to_string(config_.tokens.size()) + " tokens servable";
+    if (servable < config_.tokens.size())
+        if (const identity_read id = identity_.get(); !id.ok())
+            summary += ": " + id.error;
+    return summary;
+}
+
 void daemon_service::update_status() {
-    std::string status = std::to_string(store_->servable_count()) + "/" +
-                         std::to_string(config_.tokens.size()) + " tokens servable";
+    std::string status = servable_summary();
     if (status == last_status_ || !ready_)
         return;
     last_status_ = status;
@@ -225,11 +237,13 @@ void daemon_service::reload() {
         if (plan.identity_changed)
             identity_ = identity_source(plan.apply.identity);
         config next = std::move(plan.apply);
-        store_->reload(next);
+        const auto counts = store_->reload(next);
         config_ = std::move(next);
         log::set_level(config_.log);
         log::info("service", "configuration reloaded: " + std::to_string(config_.tokens.size()) +
-                                 " token profile(s)");
+                                 " token profile(s), " + std::to_string(counts.kept) +
+                                 " kept with their tokens, " + std::to_string(counts.fetched) +
+                                 " to fetch, " + std::to_string(counts.dropped) + " dropped");
     }
     store_->reread_identity();
     api_->accounts().clear(); // user and group changes count from the next connection on

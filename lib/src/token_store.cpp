@@ -196,7 +196,8 @@ void token_store::persist() {
         log::warn("token_store", "cannot save tokens: " + problem);
 }
 
-void token_store::reload(const config& cfg) {
+token_store::reload_counts token_store::reload(const config& cfg) {
+    reload_counts counts;
     const bool same_identity = cfg.identity == cfg_.identity;
     std::map<std::string, profile_ptr, std::less<>> next;
     std::vector<profile_ptr> fresh;
@@ -207,12 +208,15 @@ void token_store::reload(const config& cfg) {
             old->second->machine.reload(cfg.refresh);
             next.emplace(pc.name, old->second);
             profiles_.erase(old);
+            ++counts.kept;
             continue;
         }
         auto p = std::make_shared<profile>(ex_, pc, cfg.refresh, [this] { return draw(); });
         next.emplace(pc.name, p);
         fresh.push_back(p);
     }
+    counts.fetched = fresh.size();
+    counts.dropped = profiles_.size();
     for (auto& [name, p] : profiles_) {
         retire(*p);
         note_first_fetch_done(*p); // a dropped profile must not hold READY=1 back
@@ -233,6 +237,7 @@ void token_store::reload(const config& cfg) {
         on_demand_.evict(0, 0);
     else
         on_demand_.evict(cfg_.on_demand.max_entries, cfg_.on_demand.max_bytes);
+    return counts;
 }
 
 asio::awaitable<void> token_store::drive(token_store* self, profile_ptr p) {

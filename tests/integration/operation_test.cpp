@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -176,16 +177,21 @@ private:
 
 // The daemon with extra environment variables (NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM),
 // which tokend_daemon does not pass. `config_json` is an object text without identity and listen:
-// an identity file and listeners (ephemeral TCP port, a Unix socket) are added here.
+// an identity file and listeners (ephemeral TCP port, a Unix socket) are added here. With an
+// empty `identity_token`, neither: the configuration takes the default identity source (the
+// credential "identity-token", then the file of that name beside config.json).
 class daemon_with_env {
 public:
     daemon_with_env(const std::string& config_json, const std::map<std::string, std::string>& env,
                     const std::string& identity_token = "test-identity-token-0001") {
         log_ = dir_.file("tokend.log");
         unix_path_ = dir_.file("tokend.sock");
-        write_file(dir_.file("identity-token"), identity_token + "\n");
         json::object cfg = json::parse(config_json).as_object();
-        cfg["identity"] = json::object{{"user_identity_token_file", dir_.file("identity-token")}};
+        if (!identity_token.empty()) {
+            write_file(dir_.file("identity-token"), identity_token + "\n");
+            cfg["identity"] =
+                json::object{{"user_identity_token_file", dir_.file("identity-token")}};
+        }
         cfg["listen"] = json::object{{"tcp", json::array{"127.0.0.1:0"}}, {"unix", unix_path_}};
         write_file(dir_.file("config.json"), json::serialize(cfg));
         proc_.emplace(std::vector<std::string>{binary_path_daemon(), "run", "--config",
@@ -215,6 +221,7 @@ public:
     const std::string& log_path() const { return log_; }
     std::string log() const { return read_file(log_); }
     process& proc() { return *proc_; }
+    std::string file(const std::string& name) const { return dir_.file(name); }
 
 private:
     temp_dir dir_;
@@ -609,6 +616,57 @@ BOOST_AUTO_TEST_CASE(ready_after_startup_timeout_when_upstream_stalls) {
     const auto code = daemon.proc().wait_exit(8s);
     BOOST_REQUIRE(code);
     BOOST_CHECK_EQUAL(*code, 0);
+}
+
+// ---- §3 identity default, §7 STATUS=: the shipped unit's first start, before the token is there
+
+BOOST_AUTO_TEST_CASE(default_identity_is_the_credential_and_status_says_when_it_is_missing) {
+    mock_upstream mock;
+    temp_dir dir;
+    notify_socket systemd(dir.file("notify.sock"));
+    // What the unit hands over while /etc/synergy-tokend/identity-token does not exist: the
+    // fallback of LoadCredential=, SetCredential=identity-token:\n.
+    const std::string credentials = dir.file("credentials");
+    std::filesystem::create_directories(credentials);
+    write_file(credentials + "/identity-token", "\n");
+
+    daemon_with_env daemon(
+        "{" + upstream_for(mock) +
+            R"(,"refresh":{"retry_initial_ms":100,"retry_max_ms":200},"tokens":[)" +
+            profile("stats", "synergy-stats") + "]}",
+        {{"NOTIFY_SOCKET", systemd.path()}, {"CREDENTIALS_DIRECTORY", credentials}}, "");
+    BOOST_REQUIRE_MESSAGE(systemd.wait_for("READY=1", 10s), "no READY=1; log: " << daemon.log());
+    const auto status = systemd.wait_for("STATUS=", 5s);
+    BOOST_REQUIRE(status);
+    BOOST_CHECK_EQUAL(*status, "STATUS=0/1 tokens servable: identity token file " +
+                                   daemon.file("identity-token") + " missing");
+    BOOST_CHECK(daemon.proc().running());
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 0);
+
+    // Put in place beside the configuration file: the next retry uses it.
+    write_file(daemon.file("identity-token"), "test-identity-token-0001\n");
+    const auto servable = systemd.wait_for("STATUS=1/1", 10s);
+    BOOST_REQUIRE_MESSAGE(servable, "log: " << daemon.log());
+    BOOST_CHECK_EQUAL(*servable, "STATUS=1/1 tokens servable");
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_delivered_credential_comes_before_the_file_beside_the_config) {
+    mock_upstream mock;
+    mock.settings(R"({"valid_identity_tokens":["credential-identity-token"]})");
+    temp_dir dir;
+    const std::string credentials = dir.file("credentials");
+    std::filesystem::create_directories(credentials);
+    write_file(credentials + "/identity-token", "credential-identity-token\n");
+
+    daemon_with_env daemon("{" + upstream_for(mock) + R"(,"tokens":[)" +
+                               profile("stats", "synergy-stats") + "]}",
+                           {{"CREDENTIALS_DIRECTORY", credentials}}, "");
+    write_file(daemon.file("identity-token"), "file-identity-token\n");
+    const auto reply = get(daemon.tcp(), "/v1/tokens/stats", {{"X-Tokend-Request", "1"}});
+    BOOST_CHECK_EQUAL(reply.status, 200u);
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 1);
+    BOOST_CHECK(daemon.log().find("credential-identity-token") == std::string::npos);
 }
 
 // ---- §7 SIGHUP ----

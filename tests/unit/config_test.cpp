@@ -40,8 +40,10 @@ constexpr const char* product_example = R"({
     "allow_insecure_http": false    // http:// base_url only when true (test upstreams)
   },
   "identity": {                     // exactly one source
-    "user_identity_token_file": "/etc/synergy-tokend/identity-token"
+    "user_identity_token_file": "identity-token"
     // or "user_identity_token_env": "SYNERGY_USER_IDENTITY_TOKEN"
+    // a relative file name is looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=),
+    // then beside the config file, so the default works both under the unit and by hand
     // a relative file name is looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=)
   },
   "listen": {
@@ -96,7 +98,9 @@ void check_defaults_except_tokens(const st::config& c) {
     BOOST_TEST(c.upstream.max_connections == 8u);
     BOOST_TEST(c.upstream.idle_timeout.count() == 30);
     BOOST_TEST(!c.upstream.allow_insecure_http);
-    BOOST_TEST(c.identity.token_file == "/etc/synergy-tokend/identity-token");
+    // The credential of the shipped unit (LoadCredential=identity-token:...), found in
+    // $CREDENTIALS_DIRECTORY first, then beside the configuration file.
+    BOOST_TEST(c.identity.token_file == "identity-token");
     BOOST_TEST(c.identity.token_env == "");
     BOOST_TEST_REQUIRE(c.listen.tcp.size() == 1u);
     BOOST_TEST(c.listen.tcp[0].host == "127.0.0.1");
@@ -540,11 +544,10 @@ BOOST_AUTO_TEST_CASE(sample_config_parses_cleanly) {
     const auto result = st::load_config_file(path);
     BOOST_TEST_REQUIRE(result.ok(), joined(result.errors));
     // The sample shows every default, so it must mean exactly what "{}" means, plus "stats".
-    // ... except the identity file: relative, so the systemd credential is found first.
-    BOOST_TEST(result.value.identity.token_file == "identity-token");
-    auto as_default = result.value;
-    as_default.identity.token_file = "/etc/synergy-tokend/identity-token";
-    check_defaults_except_tokens(as_default);
+    check_defaults_except_tokens(result.value);
+    // A relative identity token file is looked up beside the configuration file (after the
+    // credentials directory), whatever the working directory.
+    BOOST_TEST(result.value.identity.base_dir == source_root + "etc");
     check_stats_profile(result.value);
 }
 

@@ -858,7 +858,7 @@ void config_parser::parse_identity(const json::value& v, const std::string& path
         return;
     }
     if (errors_.size() == errors_before)
-        cfg_.identity = identity_config{std::move(file), std::move(env)};
+        cfg_.identity = identity_config{std::move(file), std::move(env), {}};
 }
 
 void config_parser::parse_listen(const json::value& v, const std::string& path) {
@@ -1258,7 +1258,13 @@ config_parse_result load_config_file(const std::string& path) {
             break;
         }
     }
-    return parse_config(text, source);
+    auto result = parse_config(text, source);
+    // A relative identity token file is found beside the configuration, whatever the working
+    // directory (after $CREDENTIALS_DIRECTORY, see identity_config).
+    result.value.identity.base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (result.value.identity.base_dir.empty())
+        result.value.identity.base_dir = "/";
+    return result;
 }
 
 const char* to_string(log_level level) {

@@ -2,10 +2,14 @@
 //
 // A file is re-read when its mtime (or size) changed since the last read, and always when
 // `force_reread` is set (SIGHUP, or after upstream answered 401/403). A relative file name is
-// looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then relative to the working
-// directory. Surrounding whitespace (a trailing newline) is stripped.
+// looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then in the configuration
+// file's directory (identity_config::base_dir). A credential of white space only counts as none:
+// the shipped unit sets SetCredential=identity-token:\n as LoadCredential='s fallback, so that the
+// service starts while the identity token is not in place yet. Surrounding whitespace (a trailing
+// newline) is stripped.
 //
-// Errors name the file or variable and the reason, never the token's content.
+// Errors name the file or variable and the reason, never the token's content: "identity token
+// file /etc/synergy-tokend/identity-token missing" when it does not exist.
 #pragma once
 
 #include <ctime>

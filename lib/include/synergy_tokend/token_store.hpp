@@ -115,8 +115,14 @@ public:
     // Applies a reloaded configuration (SIGHUP): profiles whose settings are unchanged keep
     // their token and schedule; new or changed ones are fetched; removed ones are dropped (their
     // waiters get `unavailable`). The refresh and on-demand settings apply from now on; with a
-    // different identity source, every profile is fetched again.
-    void reload(const config& cfg);
+    // different identity source, every profile is fetched again. Returns how many of each, for
+    // the log line that tells an operator the tokens were kept.
+    struct reload_counts {
+        std::size_t kept = 0;    // unchanged: token and schedule kept
+        std::size_t fetched = 0; // new or changed: fetched now
+        std::size_t dropped = 0; // removed (or replaced by a changed one)
+    };
+    reload_counts reload(const config& cfg);
 
     // A servable token of profile `name`, waiting for a fetch if needed (see above).
     boost::asio::awaitable<serve_result> get(std::string name);

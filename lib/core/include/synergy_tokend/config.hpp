@@ -30,10 +30,15 @@ struct upstream_config {
     friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
-// Exactly one of the two is non-empty after a successful parse.
+// Exactly one of token_file and token_env is non-empty after a successful parse. A relative
+// token_file is looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=), then in
+// base_dir: the directory of the configuration file (load_config_file sets it; empty = the working
+// directory). The default is the credential "identity-token", so that the shipped unit's
+// LoadCredential=identity-token:/etc/synergy-tokend/identity-token works with no identity section.
 struct identity_config {
-    std::string token_file; // a relative name is looked up in $CREDENTIALS_DIRECTORY first
+    std::string token_file = "identity-token";
     std::string token_env;
+    std::string base_dir;
     friend bool operator==(const identity_config&, const identity_config&) = default;
 };
 
@@ -104,7 +109,7 @@ struct service_config {
 
 struct config {
     upstream_config upstream;
-    identity_config identity{"/etc/synergy-tokend/identity-token", ""};
+    identity_config identity;
     listen_config listen;
     std::vector<profile_config> tokens;
     refresh_config refresh;
