@@ -274,6 +274,41 @@ const std::vector<invalid_case> invalid_cases = {
     {R"({"service":{"shutdown_grace_s":-1}})", "service.shutdown_grace_s", "from 0"},
     {R"({"log":{"level":"verbose"}})", "log.level", "\"error\", \"warn\", \"info\", \"debug\""},
     {R"({"log":"debug"})", "log", "expected an object"},
+    // Routes (PRODUCT.md §11).
+    {R"({"routes":{}})", "routes", "expected an array of routes"},
+    {R"({"routes":[1]})", "routes[0]", "expected an object with prefix"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"upstream":"https://a.example/v2","token":"stats"}]})",
+     "routes[0].prefix", "missing"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/stats/","token":"stats"}]})",
+     "routes[0].upstream", "missing"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/stats/","upstream":"https://a.example/"}]})",
+     "routes[0].token", "missing"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"stats","upstream":"https://a.example/","token":"stats"}]})",
+     "routes[0].prefix", "one path segment between slashes"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/a/b/","upstream":"https://a.example/","token":"stats"}]})",
+     "routes[0].prefix", "one path segment between slashes"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/../","upstream":"https://a.example/","token":"stats"}]})",
+     "routes[0].prefix", "one path segment between slashes"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/a%2F/","upstream":"https://a.example/","token":"stats"}]})",
+     "routes[0].prefix", "one path segment between slashes"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/","token":"stats"},)"
+     R"({"prefix":"/s/","upstream":"https://b.example/","token":"stats"}]})",
+     "routes[1].prefix", "routes[0] has /s/ already"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/","token":"nope"}]})",
+     "routes[0].token", "there is no profile \"nope\""},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"http://a.example/","token":"stats"}]})",
+     "routes[0].upstream", "upstream.allow_insecure_http"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"ftp://a.example/","token":"stats"}]})",
+     "routes[0].upstream", "http:// or https://"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/?q=1","token":"stats"}]})",
+     "routes[0].upstream", "without a query"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/","token":"stats","timeout_ms":0}]})",
+     "routes[0].timeout_ms", "from 1"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/","token":"stats",)"
+     R"("max_body_bytes":-1}]})",
+     "routes[0].max_body_bytes", "from 0"},
+    {R"({"tokens":[{"name":"stats","product":"p","customer_id":"1"}],"routes":[{"prefix":"/s/","upstream":"https://a.example/","token":"stats","tokn":1}]})",
+     "routes[0].tokn", "unknown key"},
 };
 
 } // namespace
@@ -497,6 +532,34 @@ BOOST_AUTO_TEST_CASE(http_base_url_allowed_when_insecure_http_is) {
     BOOST_TEST(result.value.upstream.base_url == "http://localhost:9/v1");
 }
 
+BOOST_AUTO_TEST_CASE(routes_are_read_with_their_defaults) {
+    const auto result = st::parse_config(R"({
+        "upstream": {"allow_insecure_http": true},
+        "tokens": [{"name": "stats", "product": "p", "customer_id": "1"}],
+        "routes": [
+            {"prefix": "/stats/", "upstream": "https://api.example.com/v2/", "token": "stats"},
+            {"prefix": "/plain_1.x-y/", "upstream": "http://127.0.0.1:9000", "token": "stats",
+             "ca_file": "/etc/ca.pem", "timeout_ms": 250, "max_body_bytes": 0},
+        ]})");
+    BOOST_TEST_REQUIRE(result.ok(), joined(result.errors));
+    BOOST_TEST_REQUIRE(result.value.routes.size() == 2u);
+    const auto& a = result.value.routes[0];
+    BOOST_TEST(a.prefix == "/stats/");
+    BOOST_TEST(a.name() == "stats");
+    BOOST_TEST(a.upstream == "https://api.example.com/v2"); // one trailing slash dropped
+    BOOST_TEST(a.token == "stats");
+    BOOST_TEST(a.ca_file == "");
+    BOOST_TEST(a.timeout.count() == 30000);
+    BOOST_TEST(a.max_body_bytes == 1048576u);
+    const auto& b = result.value.routes[1];
+    BOOST_TEST(b.name() == "plain_1.x-y");
+    BOOST_TEST(b.upstream == "http://127.0.0.1:9000");
+    BOOST_TEST(b.ca_file == "/etc/ca.pem");
+    BOOST_TEST(b.timeout.count() == 250);
+    BOOST_TEST(b.max_body_bytes == 0u);
+    BOOST_TEST(st::parse_config("{}").value.routes.empty());
+}
+
 BOOST_AUTO_TEST_CASE(non_loopback_allowed_when_allow_remote_is) {
     const auto result =
         st::parse_config(R"({"listen":{"tcp":["0.0.0.0:8731","[::]:8731"],"allow_remote":true}})");
@@ -585,6 +648,9 @@ BOOST_AUTO_TEST_CASE(sample_config_lists_every_key) {
     // The commented-out alternative is shown too.
     BOOST_TEST(text.find("\"user_identity_token_env\": \"SYNERGY_USER_IDENTITY_TOKEN\"") !=
                std::string::npos);
+    for (const char* key : {"\"prefix\"", "\"upstream\"", "\"token\"", "\"timeout_ms\": 30000",
+                            "\"max_body_bytes\": 1048576"})
+        BOOST_TEST(text.find(key) != std::string::npos, "routes[]." << key);
 }
 
 BOOST_AUTO_TEST_CASE(log_level_names) {

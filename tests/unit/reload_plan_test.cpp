@@ -107,6 +107,19 @@ BOOST_AUTO_TEST_CASE(a_new_identity_source_is_reported) {
     BOOST_TEST(p.restart_needed.empty());
 }
 
+BOOST_AUTO_TEST_CASE(routes_change_live) {
+    config next = sample();
+    route_config r;
+    r.prefix = "/stats/";
+    r.upstream = "https://api.example.com/v2";
+    r.token = next.tokens[0].name;
+    next.routes.push_back(r);
+    const reload_plan p = plan_reload(sample(), next);
+    BOOST_TEST(p.restart_needed.empty());
+    BOOST_TEST_REQUIRE(p.apply.routes.size() == 1u);
+    BOOST_TEST((p.apply.routes[0] == r));
+}
+
 BOOST_AUTO_TEST_CASE(a_new_rule_or_default_is_still_the_same_token) {
     profile_config a = sample().tokens[0];
     profile_config b = a;

@@ -37,6 +37,8 @@ constexpr std::int64_t max_count = std::numeric_limits<std::int32_t>::max();
 // host this runs on.
 constexpr std::int64_t min_cache_bytes = 65536;
 constexpr std::int64_t max_cache_bytes = std::int64_t{1} << 40;
+// routes[].max_body_bytes: 1 TiB is beyond any request body a route should stream.
+constexpr std::int64_t max_route_body_bytes = std::int64_t{1} << 40;
 constexpr std::size_t max_name_length = 64;
 // sockaddr_un::sun_path holds the path and its terminating NUL.
 constexpr std::size_t max_unix_path_length = sizeof(sockaddr_un{}.sun_path) - 1;
@@ -382,6 +384,8 @@ private:
     void parse_service(const json::value& v, const std::string& path);
     void parse_shared_cache(const json::value& v, const std::string& path);
     void parse_log(const json::value& v, const std::string& path);
+    void parse_routes(const json::value& v, const std::string& path);
+    void parse_route(const json::value& v, const std::string& path);
     void check_relations();
 
     std::string_view source_;
@@ -396,6 +400,8 @@ private:
     std::map<std::string, std::size_t> profile_names_;
     std::optional<std::size_t> default_profile_index_;
     bool tokens_present_ = false;
+    // Per route (in cfg_.routes order): its key path and whether its upstream is http://.
+    std::vector<std::pair<std::string, bool>> route_facts_;
 };
 
 void config_parser::fail(const std::string& path, std::string_view what) {
@@ -581,6 +587,10 @@ void config_parser::parse_root(const json::value& root) {
                  [this](const auto& v, const auto& p) {
                      parse_shared_cache(v, p);
                  }},
+                {"routes",
+                 [this](const auto& v, const auto& p) {
+                     parse_routes(v, p);
+                 }},
             });
 }
 
@@ -765,6 +775,100 @@ void config_parser::parse_shared_cache(const json::value& v, const std::string& 
         fail(child_path(path, "ca_file"), "expected only with a rediss:// url (TLS)");
     if (errors_.size() == errors_before)
         cfg_.shared_cache = std::move(sc);
+}
+
+void config_parser::parse_routes(const json::value& v, const std::string& path) {
+    const json::array* array = v.if_array();
+    if (array == nullptr) {
+        fail(path, "expected an array of routes");
+        return;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i)
+        parse_route((*array)[i], element_path(path, i));
+}
+
+// A route prefix is one path segment between slashes, of characters that need no escaping:
+// "/stats/". One segment each means two prefixes overlap exactly when they are equal.
+bool valid_route_prefix(std::string_view p) {
+    if (p.size() < 3 || p.front() != '/' || p.back() != '/')
+        return false;
+    const std::string_view name = p.substr(1, p.size() - 2);
+    if (name == "." || name == "..")
+        return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return is_alnum(c) || c == '-' || c == '.' || c == '_'; });
+}
+
+void config_parser::parse_route(const json::value& v, const std::string& path) {
+    if (!v.is_object()) {
+        fail(path, "expected an object with prefix, upstream and token");
+        return;
+    }
+    route_config r;
+    bool insecure = false;
+    bool has_prefix = false, has_upstream = false, has_token = false;
+    const std::size_t errors_before = errors_.size();
+    members(v, path,
+            {
+                {"prefix",
+                 [&](const auto& v, const auto& p) {
+                     has_prefix = true;
+                     if (!read_string(v, p, r.prefix))
+                         return;
+                     if (!valid_route_prefix(r.prefix)) {
+                         fail(p, "expected one path segment between slashes, of letters, digits, "
+                                 "'-', '_' and '.', e.g. \"/stats/\"");
+                         return;
+                     }
+                     for (std::size_t i = 0; i < cfg_.routes.size(); ++i)
+                         if (cfg_.routes[i].prefix == r.prefix)
+                             fail(p, "expected a prefix of its own; " + route_facts_[i].first +
+                                         " has " + r.prefix + " already");
+                 }},
+                {"upstream",
+                 [&](const auto& v, const auto& p) {
+                     has_upstream = true;
+                     std::string url;
+                     if (!read_string(v, p, url))
+                         return;
+                     base_url_check check = check_base_url(url);
+                     if (!check.problem.empty()) {
+                         fail(p, check.problem);
+                         return;
+                     }
+                     r.upstream = std::move(check.normalized);
+                     insecure = check.insecure;
+                 }},
+                {"token",
+                 [&](const auto& v, const auto& p) {
+                     has_token = true;
+                     read_non_empty_string(v, p, r.token);
+                 }},
+                {"ca_file",
+                 [&](const auto& v, const auto& p) {
+                     read_string(v, p, r.ca_file);
+                 }},
+                {"timeout_ms",
+                 [&](const auto& v, const auto& p) {
+                     read_ms(v, p, 1, r.timeout);
+                 }},
+                {"max_body_bytes",
+                 [&](const auto& v, const auto& p) {
+                     if (const auto n = read_integer(v, p, 0, max_route_body_bytes, "bytes"))
+                         r.max_body_bytes = static_cast<std::size_t>(*n);
+                 }},
+            });
+    if (!has_prefix)
+        fail(child_path(path, "prefix"), "missing; expected the local prefix, e.g. \"/stats/\"");
+    if (!has_upstream)
+        fail(child_path(path, "upstream"),
+             "missing; expected the product API's base URL, e.g. \"https://api.example.com/v2/\"");
+    if (!has_token)
+        fail(child_path(path, "token"), "missing; expected the name of a profile in tokens[]");
+    if (errors_.size() != errors_before)
+        return;
+    cfg_.routes.push_back(std::move(r));
+    route_facts_.emplace_back(path, insecure);
 }
 
 void config_parser::parse_log(const json::value& v, const std::string& path) {
@@ -1154,6 +1258,19 @@ void config_parser::check_relations() {
         rf.retry_initial > rf.retry_max)
         fail("refresh.retry_initial_ms", "expected at most refresh.retry_max_ms (" +
                                              std::to_string(rf.retry_max.count()) + ")");
+
+    for (std::size_t i = 0; i < cfg_.routes.size(); ++i) {
+        const auto& [path, insecure] = route_facts_[i];
+        if (insecure && !cfg_.upstream.allow_insecure_http &&
+            !failed("upstream.allow_insecure_http"))
+            fail(child_path(path, "upstream"),
+                 "expected an https:// URL; http:// is refused unless upstream.allow_insecure_http "
+                 "is true (test upstreams only)");
+        if (!failed("tokens") && profile_names_.count(cfg_.routes[i].token) == 0)
+            fail(child_path(path, "token"), "expected the name of a profile in tokens[]; there is "
+                                            "no profile \"" +
+                                                cfg_.routes[i].token + "\"");
+    }
 
     if (cfg_.tokens.empty() && !cfg_.on_demand.enabled && !failed("on_demand.enabled") &&
         !failed("tokens"))

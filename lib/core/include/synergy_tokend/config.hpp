@@ -97,6 +97,24 @@ struct on_demand_config {
     std::optional<access_rule> allow; // who may make drop-in requests that match no profile
 };
 
+// A product API route (PRODUCT.md §11): /v1/routes<prefix><rest> is forwarded to
+// <upstream><rest> with the token of profile `token`.
+struct route_config {
+    std::string prefix;   // "/stats/": a slash, one or more name characters, a slash
+    std::string upstream; // normalised base URL, no trailing slash ("https://api.example.com/v2")
+    std::string token;    // the profile whose token goes upstream (a name in tokens[])
+    std::string ca_file;  // PEM bundle; empty = the system trust store
+    // The longest wait for the next byte (connect, each write and each read): an idle timeout,
+    // not a limit on the whole exchange, so a large or slow reply runs as long as bytes flow.
+    std::chrono::milliseconds timeout{30000};
+    std::size_t max_body_bytes = 1048576; // request bodies above get 413
+    // The prefix without its slashes ("stats"): the name in /v1/routes/<name>/... and /status.
+    std::string name() const {
+        return prefix.size() > 2 ? prefix.substr(1, prefix.size() - 2) : "";
+    }
+    friend bool operator==(const route_config&, const route_config&) = default;
+};
+
 struct state_config {
     bool persist = false;
     std::string dir = "/var/lib/synergy-tokend";
@@ -117,6 +135,7 @@ struct config {
     state_config state;
     service_config service;
     std::optional<shared_cache_config> shared_cache; // PRODUCT.md §10; nullopt: no sharing
+    std::vector<route_config> routes;                // PRODUCT.md §11
     log_level log = log_level::info;
 
     // The profile /info calls use when none is named: the one marked default, else the only one.
