@@ -8,11 +8,14 @@
 #include <fstream>
 #include <grp.h>
 #include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <set>
 #include <signal.h>
 #include <spawn.h>
 #include <sstream>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -276,6 +279,40 @@ void note_secrets(const http_call& call, const http_reply& reply) {
 }
 
 } // namespace
+
+std::string raw_exchange(const endpoint& ep, const std::string& request,
+                         std::chrono::milliseconds quiet) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(ep.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const int err = errno;
+        ::close(fd);
+        BOOST_REQUIRE_MESSAGE(false, "cannot connect: " << std::strerror(err));
+    }
+    std::string_view left = request;
+    while (!left.empty()) {
+        const ::ssize_t n = ::send(fd, left.data(), left.size(), MSG_NOSIGNAL);
+        if (n <= 0)
+            break; // closed early: the reply is still read below
+        left.remove_prefix(static_cast<std::size_t>(n));
+    }
+    std::string raw;
+    char chunk[4096];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(quiet.count())) <= 0)
+            break;
+        const ::ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0)
+            break;
+        raw.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return raw;
+}
 
 http_reply http_request(const endpoint& ep, http_call call) {
     asio::io_context io;

@@ -112,6 +112,13 @@ std::optional<std::string> run_as(const as_user& who, const std::function<std::s
 // running as `who`.
 http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call);
 
+// `request` as raw bytes on a fresh TCP connection to `ep` (127.0.0.1:port), then everything the
+// server sends until it closes the connection or is silent for `quiet` (for replies the HTTP
+// client cannot read as a client would: HEAD, malformed requests). Fails the test (BOOST_REQUIRE)
+// when it cannot connect.
+std::string raw_exchange(const endpoint& ep, const std::string& request,
+                         std::chrono::milliseconds quiet = 5s);
+
 // `count` identical requests at once, each on its own connection; replies in order.
 std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& call,
                                         std::size_t count);

@@ -2,13 +2,6 @@
 // header over 8 KiB (431), a body over 64 KiB (413) and a malformed request (400) are counted in
 // /metrics like every other reply: by the route of the request once its request line was
 // parsed, "other" before that or when it names no route.
-#include <cerrno>
-#include <cstring>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <boost/test/unit_test.hpp>
 
 #include "harness.hpp"
@@ -23,35 +16,9 @@ std::string config_for(const mock_upstream& mock) {
            R"("tokens":[{"name":"stats","product":"synergy-stats","customer_id":"345"}]})";
 }
 
-// Sends `request` on a fresh TCP connection and reads until the daemon closes it (or 5 s pass);
-// the status of the first reply, 0 for none.
+// The status of the first reply to `request` (raw bytes on a fresh connection), 0 for none.
 unsigned status_of_raw(const endpoint& ep, const std::string& request) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(ep.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE_MESSAGE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0,
-                          "cannot connect: " << std::strerror(errno));
-    std::string_view left = request;
-    while (!left.empty()) {
-        const ::ssize_t n = ::send(fd, left.data(), left.size(), MSG_NOSIGNAL);
-        if (n <= 0)
-            break; // closed early: the reply is still read below
-        left.remove_prefix(static_cast<std::size_t>(n));
-    }
-    std::string raw;
-    char chunk[4096];
-    for (;;) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5000) <= 0)
-            break;
-        const ::ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-        if (n <= 0)
-            break;
-        raw.append(chunk, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
+    const std::string raw = raw_exchange(ep, request);
     if (!raw.starts_with("HTTP/1.1 ") || raw.size() < 12)
         return 0;
     return static_cast<unsigned>(std::stoul(raw.substr(9, 3)));
