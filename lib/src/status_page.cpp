@@ -215,10 +215,12 @@ constexpr std::string_view script = R"js(
     const counts = new Map();
     for (const p of profiles) counts.set(String(p.state), (counts.get(String(p.state)) || 0) + 1);
     const states = [...counts].map(([s, n]) => n + " " + s).join(", ");
+    /* The live region changes only when a state does, so a screen reader is not told the time
+       every 5 s; the time is beside it. */
     setSummary("ok", profiles.length + (profiles.length === 1 ? " profile" : " profiles") +
-               (states ? ": " + states : "") + ". Updated " +
-               (serverTime ? serverTime.replace("T", " ").replace("Z", " UTC") : "now") + ".");
-    byId("updated").textContent = serverTime || "";
+               (states ? ": " + states : "") + ".");
+    byId("updated").textContent =
+      serverTime ? serverTime.replace("T", " ").replace("Z", " UTC") : "unknown";
   }
 
   async function update() {
@@ -280,6 +282,8 @@ constexpr std::string_view body = R"html(
 <header>
 <h1>synergy-tokend</h1>
 <p id="summary" class="summary" role="status" aria-live="polite">Loading /status&hellip;</p>
+<p class="sub">Data of <span id="updated">none yet</span> (the daemon's clock), read every 5 s
+from GET /status.</p>
 <noscript><p class="summary error">This page needs JavaScript to read GET /status, which
 has the same data as JSON.</p></noscript>
 </header>
@@ -310,8 +314,7 @@ has the same data as JSON.</p></noscript>
 </section>
 </div>
 </main>
-<footer><p>Updated every 5 s from GET /status (JSON). Last data: <span id="updated">none</span>.
-No token is ever shown here.</p></footer>
+<footer><p>No token is ever shown here.</p></footer>
 )html";
 
 // 'sha256-<base64 of the SHA-256 of text>': a CSP hash source.

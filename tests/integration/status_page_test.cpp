@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -310,7 +311,9 @@ BOOST_AUTO_TEST_CASE(chromium_renders_every_profile_from_the_running_daemon) {
     // The script ran and filled the page in from /status.
     BOOST_TEST_INFO("DOM: " << run.dom);
     BOOST_CHECK(run.dom.find("class=\"summary ok\"") != std::string::npos);
-    BOOST_CHECK(run.dom.find("2 profiles: ") != std::string::npos);
+    BOOST_CHECK(run.dom.find(">2 profiles: 1 fresh, 1 failed.</p>") != std::string::npos);
+    BOOST_CHECK(std::regex_search(
+        run.dom, std::regex(R"(<span id="updated">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span>)")));
     const std::string stats = row_of(run.dom, "stats");
     const std::string broken = row_of(run.dom, "broken");
     BOOST_REQUIRE(!stats.empty());
