@@ -283,6 +283,15 @@ BOOST_AUTO_TEST_CASE(a_rule_changed_by_sighup_applies_to_new_connections) {
     cfg["tokens"].as_array()[0].as_object()["allow"] =
         json::parse(R"({"users":[)" + std::to_string(other_uid) + "]}");
     write_file(f.daemon.config_path(), json::serialize(cfg));
+    // Every profile's first fetch done (readyz 200), so that the count below moves only if the
+    // reload fetches again.
+    http_call readyz;
+    readyz.target = "/readyz";
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (http_request(f.daemon.tcp(), readyz).status != 200 &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    BOOST_REQUIRE_EQUAL(http_request(f.daemon.tcp(), readyz).status, 200u);
     const std::int64_t before = f.mock.counter("token_requests");
     f.daemon.proc().signal(SIGHUP);
     BOOST_REQUIRE(wait_for_line(f.daemon.log_path(), "configuration reloaded", 5s));
