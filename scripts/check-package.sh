@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian package from a configured build directory (prefix /usr) and checks it:
-# contents (binary, unit, sample config as a conffile), `systemd-analyze verify` on the unit as
-# installed, and the unit's `systemd-analyze security` exposure (must stay below 2.0).
+# contents (stripped binary, units, sample config as a conffile, manual pages, copyright,
+# changelog, maintainer scripts), the -dbgsym package beside it, `lintian` at its default settings
+# (0 errors, 0 warnings), `systemd-analyze verify` on the unit as installed, and the unit's
+# `systemd-analyze security` exposure (must stay below 2.0).
 # Usage: scripts/check-package.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "${1:?usage: check-package.sh BUILD_DIR}" && pwd)
@@ -10,7 +12,7 @@ cd "$build"
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' CMakeCache.txt)
 [ "$prefix" = "/usr" ] || { echo "FAIL: configure with -DCMAKE_INSTALL_PREFIX=/usr (is $prefix)"; exit 1; }
 
-rm -f synergy-tokend_*.deb
+rm -f synergy-tokend_*.deb synergy-tokend-dbgsym_*.ddeb
 cpack -G DEB >cpack.log 2>&1 || { cat cpack.log; exit 1; }
 deb=$(ls synergy-tokend_*.deb)
 echo "built $deb"
@@ -26,6 +28,37 @@ expect '\./usr/bin/synergy-tokend$'
 expect 'lib/systemd/system/synergy-tokend.service$'
 expect '\./etc/synergy-tokend/config.json$'
 expect 'usr/share/doc/synergy-tokend/README.md$'
+expect 'usr/share/doc/synergy-tokend/copyright$'
+expect 'usr/share/doc/synergy-tokend/changelog.Debian.gz$'
+expect 'usr/share/man/man8/synergy-tokend.8.gz$'
+expect 'usr/share/man/man5/synergy-tokend.json.5.gz$'
+expect 'lib/systemd/system/synergy-tokend-identity.path$'
+for script in postinst prerm postrm; do
+    if dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$script"; then
+        echo "ok: maintainer script $script"
+    else
+        echo "FAIL: no maintainer script $script"; fail=1
+    fi
+done
+if ls synergy-tokend-dbgsym_*.ddeb >/dev/null 2>&1 &&
+   dpkg-deb --contents synergy-tokend-dbgsym_*.ddeb | grep -q 'usr/lib/debug/.build-id/.*\.debug$'; then
+    echo "ok: debug symbols in $(ls synergy-tokend-dbgsym_*.ddeb)"
+else
+    echo "FAIL: no -dbgsym package with the debug symbols"; fail=1
+fi
+# lintian at its default settings: no error, no warning (info and overridden tags with their
+# reasons, packaging/lintian-overrides, do not count).
+if command -v lintian >/dev/null; then
+    lintian "$deb" >lintian.log 2>&1 || true
+    { grep -v 'running with root privileges' lintian.log || true; } | sed 's/^/  lintian: /'
+    if grep -qE '^[EW]: ' lintian.log; then
+        echo "FAIL: lintian reports $(grep -c '^E: ' lintian.log) error(s), $(grep -c '^W: ' lintian.log) warning(s)"; fail=1
+    else
+        echo "ok: lintian: 0 errors, 0 warnings"
+    fi
+else
+    echo "FAIL: lintian not found (apt-get install lintian)"; fail=1
+fi
 if dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/synergy-tokend/config.json; then
     echo "ok: /etc/synergy-tokend/config.json is a conffile"
 else
@@ -42,6 +75,19 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg-deb --extract "$deb" "$root"
+if file "$root/usr/bin/synergy-tokend" | grep -q ', stripped'; then
+    echo "ok: /usr/bin/synergy-tokend is stripped"
+else
+    echo "FAIL: /usr/bin/synergy-tokend is not stripped"; fail=1
+fi
+# `man synergy-tokend` renders without a groff warning.
+for page in man8/synergy-tokend.8.gz man5/synergy-tokend.json.5.gz; do
+    if out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$root/usr/share/man/$page" 2>&1 >/dev/null) && [ -z "$out" ]; then
+        echo "ok: man page $page renders cleanly"
+    else
+        echo "$out"; echo "FAIL: man page $page"; fail=1
+    fi
+done
 unit=$(find "$root" -name synergy-tokend.service | head -1)
 if command -v systemd-analyze >/dev/null; then
     # Verify the unit as shipped, with its binary path pointing at the extracted package.
