@@ -22,7 +22,7 @@ echo "$contents" | sed 's/^/  /'
 
 fail=0
 expect() {
-    if echo "$contents" | grep -q -- "$1"; then echo "ok: contains $1"; else echo "FAIL: missing $1"; fail=1; fi
+    if grep -q -- "$1" <<<"$contents"; then echo "ok: contains $1"; else echo "FAIL: missing $1"; fail=1; fi
 }
 expect '\./usr/bin/synergy-tokend$'
 expect 'lib/systemd/system/synergy-tokend.service$'
@@ -33,15 +33,18 @@ expect 'usr/share/doc/synergy-tokend/changelog.Debian.gz$'
 expect 'usr/share/man/man8/synergy-tokend.8.gz$'
 expect 'usr/share/man/man5/synergy-tokend.json.5.gz$'
 expect 'lib/systemd/system/synergy-tokend-identity.path$'
+# Listed once into a variable and grepped as a here-string: `grep -q` on a pipe may end it early,
+# and pipefail would count the writer's SIGPIPE as a failure.
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
 for script in postinst prerm postrm; do
-    if dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$script"; then
+    if grep -qx "./$script" <<<"$control"; then
         echo "ok: maintainer script $script"
     else
         echo "FAIL: no maintainer script $script"; fail=1
     fi
 done
 if ls synergy-tokend-dbgsym_*.ddeb >/dev/null 2>&1 &&
-   dpkg-deb --contents synergy-tokend-dbgsym_*.ddeb | grep -q 'usr/lib/debug/.build-id/.*\.debug$'; then
+   dpkg-deb --contents synergy-tokend-dbgsym_*.ddeb | grep 'usr/lib/debug/.build-id/.*\.debug$' >/dev/null; then
     echo "ok: debug symbols in $(ls synergy-tokend-dbgsym_*.ddeb)"
 else
     echo "FAIL: no -dbgsym package with the debug symbols"; fail=1
@@ -59,7 +62,7 @@ if command -v lintian >/dev/null; then
 else
     echo "FAIL: lintian not found (apt-get install lintian)"; fail=1
 fi
-if dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/synergy-tokend/config.json; then
+if grep -qx /etc/synergy-tokend/config.json <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)"; then
     echo "ok: /etc/synergy-tokend/config.json is a conffile"
 else
     echo "FAIL: /etc/synergy-tokend/config.json is not a conffile"; fail=1
@@ -75,7 +78,7 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg-deb --extract "$deb" "$root"
-if file "$root/usr/bin/synergy-tokend" | grep -q ', stripped'; then
+if [[ "$(file "$root/usr/bin/synergy-tokend")" == *", stripped"* ]]; then
     echo "ok: /usr/bin/synergy-tokend is stripped"
 else
     echo "FAIL: /usr/bin/synergy-tokend is not stripped"; fail=1
