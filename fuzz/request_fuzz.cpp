@@ -1,11 +1,12 @@
-// libFuzzer target: the request policy, the router (with its Accept negotiation) and the drop-in
-// body parser, fed from one input split into method, target, Host header (also read as an Accept
-// header) and body.
+// libFuzzer target: the request policy, the router (with its Accept negotiation), the change-wait
+// parameters and the drop-in body parser, fed from one input split into method, target, Host
+// header (also read as an Accept and an If-None-Match header) and body.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "synergy_tokend/change_wait.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
 #include "synergy_tokend/token_request.hpp"
@@ -58,6 +59,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             __builtin_trap();
         // Distinct requests never share key material (the key is its digest).
         if (st::on_demand_key_material(parsed.value, "h").empty())
+            __builtin_trap();
+    }
+    // Change-wait parameters: a bounded wait, and only well-formed quoted tags, at most 16.
+    for (const auto inm :
+         {std::optional<std::string_view>(), std::optional<std::string_view>(host)}) {
+        const st::change_wait_parse w = st::parse_change_wait(target, inm);
+        if (!w.ok())
+            continue;
+        if (w.value.wait.count() < 0 || w.value.wait.count() > st::max_wait_seconds ||
+            w.value.etags.size() > 16)
+            __builtin_trap();
+        for (const auto& tag : w.value.etags)
+            if (tag.size() < 2 || tag.front() != '"' || tag.back() != '"' ||
+                tag.find('"', 1) != tag.size() - 1)
+                __builtin_trap();
+        if (w.value.holds() != (!w.value.etags.empty() && w.value.wait.count() > 0))
             __builtin_trap();
     }
     (void)st::error_envelope(400, "INVALID_DATA", target, "2026-11-23T00:00:00Z");

@@ -66,7 +66,10 @@ local_api::routed local_api::classify(const local_request& req) const {
     const std::string_view target(req.target().data(), req.target().size());
     routed out;
     out.where = match_route(method, target);
-    out.verdict = policy_verdict_for(req, out.where.kind);
+    out.verdict = policy_verdict_for(req, out.where.kind, out.if_none_match);
+    if (out.where.kind == route_kind::token_get &&
+        (out.if_none_match || target.find('?') != std::string_view::npos))
+        out.wait = parse_change_wait(target, out.if_none_match);
     return out;
 }
 
@@ -75,7 +78,22 @@ local_reply local_api::handle(local_request&& req, bool may_keep_alive, lazy_cal
     if (may_keep_alive)
         if (auto bytes = try_fast(req, r, caller))
             return {std::move(bytes), {}};
+    // A request to be held that passes every check goes straight to hold(): a held request
+    // keeps its coroutine frames for the whole wait, so they are few and small.
+    if (r.wait && r.wait->ok() && r.wait->value.holds() && r.verdict == policy_verdict::allow &&
+        r.where.method_allowed && allowed(r.where.param, caller))
+        return {nullptr,
+                hold(std::move(r.where.param), wants_plain_text(req), std::move(r.wait->value),
+                     &caller),
+                true};
     return {nullptr, respond(std::move(req), std::move(r), &caller)};
+}
+
+asio::awaitable<local_response> local_api::hold(std::string name, bool plain, change_wait wait,
+                                                lazy_caller* caller) {
+    local_response res = co_await get_token(std::move(name), plain, caller, std::move(wait));
+    ++counters_.by_route_code[{route_label(route_kind::token_get), res.result_int()}];
+    co_return res;
 }
 
 const std::optional<access_rule>* local_api::rule_for(std::string_view name) const {
@@ -186,10 +204,20 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
     switch (r.kind) {
     case route_kind::tokens_list:
         co_return list_tokens(*caller);
-    case route_kind::token_get:
+    case route_kind::token_get: {
         if (!allowed(r.param, *caller))
             co_return refuse_caller(caller->get(), r.param);
-        co_return co_await get_token(r.param, wants_plain_text(req), caller);
+        if (rr.wait && !rr.wait->ok()) {
+            local_response res = make_error_response(400, rr.wait->error);
+            res.set(http::field::cache_control, "no-store");
+            co_return res;
+        }
+        // A named value: GCC 12 destroys a temporary of ?: inside co_await twice.
+        change_wait wait;
+        if (rr.wait)
+            wait = std::move(rr.wait->value);
+        co_return co_await get_token(r.param, wants_plain_text(req), caller, std::move(wait));
+    }
     case route_kind::products_token:
         co_return co_await products_token(std::move(req.body()), caller);
     case route_kind::info:
@@ -237,7 +265,8 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
     co_return make_error_response(404, "no such endpoint");
 }
 
-policy_verdict local_api::policy_verdict_for(const local_request& req, route_kind kind) const {
+policy_verdict local_api::policy_verdict_for(const local_request& req, route_kind kind,
+                                             std::optional<std::string_view>& if_none_match) const {
     // One pass over the request's few fields rather than a lookup per header. The first of
     // repeated fields counts, as with find().
     request_facts facts;
@@ -252,6 +281,10 @@ policy_verdict local_api::policy_verdict_for(const local_request& req, route_kin
             break;
         case http::field::forwarded:
             facts.has_forwarded = true;
+            break;
+        case http::field::if_none_match:
+            if (!if_none_match)
+                if_none_match = value_of(f);
             break;
         case http::field::unknown:
             if (beast::iequals(f.name_string(), "X-Forwarded-For"))
@@ -268,8 +301,9 @@ policy_verdict local_api::policy_verdict_for(const local_request& req, route_kin
 
 namespace {
 
-// GET /v1/tokens/{name}'s 200 reply for `t` at time `now`.
-local_response token_response(const token_value& t, bool plain, wall_clock::time_point now) {
+// GET /v1/tokens/{name}'s 200 reply for `t` (whose ETag is `etag`) at time `now`.
+local_response token_response(const token_value& t, bool plain, wall_clock::time_point now,
+                              const std::string& etag) {
     local_response res;
     if (plain) {
         res = local_response{http::status::ok, 11};
@@ -284,13 +318,69 @@ local_response token_response(const token_value& t, bool plain, wall_clock::time
         res = json_response(200, data_envelope(200, json::serialize(data), format_rfc3339(now)));
     }
     res.set(http::field::cache_control, "no-store");
+    res.set(http::field::etag, etag);
+    return res;
+}
+
+// The 304 for a token the caller has (ETag `etag`).
+local_response not_modified(const std::string& etag) {
+    local_response res{http::status::not_modified, 11};
+    res.set(http::field::cache_control, "no-store");
+    res.set(http::field::etag, etag);
     return res;
 }
 
 } // namespace
 
+const std::string& local_api::etag_for(std::string_view name, const std::string& token) {
+    auto it = etags_.find(name);
+    if (it == etags_.end())
+        it = etags_.emplace(std::string(name), std::pair<std::string, std::string>{}).first;
+    auto& [known, etag] = it->second;
+    if (etag.empty() || known != token) {
+        known = token;
+        etag = store_.changes().etag_of(token);
+    }
+    return etag;
+}
+
 asio::awaitable<local_response> local_api::get_token(std::string name, bool plain,
-                                                     lazy_caller* caller) {
+                                                     lazy_caller* caller, change_wait wait) {
+    using steady = std::chrono::steady_clock;
+    token_changes& changes = store_.changes();
+    if (wait.holds() && changes.waiting() >= cfg_.listen.max_waits) {
+        local_response res = make_error_response(
+            503, "too many held requests: listen.max_waits (" +
+                     std::to_string(cfg_.listen.max_waits) +
+                     ") requests are already waiting for a token change; retry later");
+        res.set(http::field::retry_after, "1");
+        res.set(http::field::cache_control, "no-store");
+        co_return res;
+    }
+    const auto deadline = steady::now() + wait.wait;
+    // While the profile's servable token has an ETag the caller has: 304 at once, or once the
+    // wait is over; else hold until the store reports a change or the token stops being
+    // servable. A token that changed, or none servable, is answered as a plain GET.
+    while (!wait.etags.empty()) {
+        const auto wall = wall_clock::now();
+        const token_value* t = store_.servable_now(name, wall);
+        if (t == nullptr)
+            break;
+        const std::string etag = etag_for(name, t->token);
+        if (!wait.matches(etag))
+            break;
+        const auto mono = steady::now();
+        if (!wait.holds() || mono >= deadline || changes.stopped())
+            co_return not_modified(etag);
+        const auto servable_for = std::chrono::duration_cast<steady::duration>(
+            t->expires_at - cfg_.refresh.min_serve_remaining - wall);
+        const auto wake = std::min<steady::time_point>(deadline, mono + servable_for +
+                                                                     std::chrono::milliseconds(1));
+        if (co_await changes.wait(name, wake) == token_changes::woke::cancelled)
+            co_return not_modified(etag); // the client went away: nobody reads it
+        if (!allowed(name, *caller)) // a reload while waiting may have given the profile a rule
+            co_return refuse_caller(caller->get(), name);
+    }
     const serve_result served = co_await store_.get(name);
     // A reload while waiting may have given the profile a rule.
     if (!allowed(name, *caller))
@@ -300,7 +390,8 @@ asio::awaitable<local_response> local_api::get_token(std::string name, bool plai
         res.set(http::field::cache_control, "no-store");
         co_return res;
     }
-    co_return token_response(served.token, plain, wall_clock::now());
+    co_return token_response(served.token, plain, wall_clock::now(),
+                             etag_for(name, served.token.token));
 }
 
 std::shared_ptr<const std::string> local_api::try_fast(const local_request& req, const routed& r,
@@ -308,7 +399,7 @@ std::shared_ptr<const std::string> local_api::try_fast(const local_request& req,
     // Only the plain case: a keep-alive HTTP/1.1 GET of a token the policy lets through.
     if (req.method() != http::verb::get || req.version() != 11 || !req.keep_alive() ||
         r.where.kind != route_kind::token_get || !r.where.method_allowed ||
-        r.verdict != policy_verdict::allow)
+        r.verdict != policy_verdict::allow || r.wait)
         return nullptr;
     const std::string_view name = r.where.param;
 
@@ -324,8 +415,10 @@ std::shared_ptr<const std::string> local_api::try_fast(const local_request& req,
     cached_reply& c = it->second;
     if (!c.bytes || now < c.built_at || now >= c.valid_until || c.expires_at != t->expires_at ||
         c.token != t->token) {
-        c.bytes =
-            std::make_shared<const std::string>(reply_bytes(token_response(*t, plain, now), true));
+        if (c.etag.empty() || c.token != t->token)
+            c.etag = store_.changes().etag_of(t->token);
+        c.bytes = std::make_shared<const std::string>(
+            reply_bytes(token_response(*t, plain, now, c.etag), true));
         c.token = t->token;
         c.expires_at = t->expires_at;
         c.built_at = now;
@@ -414,6 +507,7 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
     s.upstream_latency = upstream_.latency();
     s.profiles = store_.profiles();
     s.on_demand_entries = store_.on_demand_count();
+    s.held_requests = store_.changes().waiting();
     if (listener_info_) {
         auto info = listener_info_();
         s.listeners = std::move(info.listeners);

@@ -4,11 +4,14 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -229,6 +232,45 @@ asio::awaitable<void> refuse(connection<Protocol>& c, local_response res,
     }
 }
 
+// Returns once the peer has closed or reset the connection, or when cancelled: watched while a
+// held reply waits (local_api.hpp), which is then cancelled. A peer that sends its next request
+// meanwhile (pipelining) is not gone: the watch then only waits to be cancelled.
+template <class Protocol>
+asio::awaitable<void> peer_gone(connection<Protocol>* c) {
+    for (;;) {
+        auto [ec] = co_await c->socket.async_wait(Protocol::socket::wait_read, use_nothrow);
+        if (ec)
+            co_return; // cancelled (the reply is ready), or the socket failed
+        char byte;
+        const ssize_t n = ::recv(c->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            co_return;
+        if (n > 0) {
+            asio::steady_timer forever(c->socket.get_executor(), steady::time_point::max());
+            co_await forever.async_wait(use_nothrow);
+            co_return;
+        }
+    }
+}
+
+// The held reply `response`, or nullopt when the peer went away first (the reply is then
+// cancelled, and awaited to its end).
+template <class Protocol>
+asio::awaitable<std::optional<local_response>>
+await_held(connection<Protocol>* c, asio::awaitable<local_response> response) {
+    const auto ex = c->socket.get_executor();
+    auto [order, reply_error, reply, watch_error] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(ex, std::move(response), asio::deferred),
+            asio::co_spawn(ex, peer_gone(c), asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    if (order[0] == 1)
+        co_return std::nullopt;
+    if (reply_error)
+        std::rethrow_exception(reply_error);
+    co_return std::move(reply);
+}
+
 // Reads requests and writes replies until the peer closes, a limit is hit, or the server stops.
 // The connection and the session's slot are objects of this frame: however the session ends, the
 // slot's destructor closes the connection and gives the slot back, and the connection's closes
@@ -328,8 +370,18 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
                 break;
             continue;
         }
-        c.watchdog.disarm(); // the handler has its own time limits
-        local_response res = co_await std::move(reply.response);
+        c.watchdog.disarm(); // the handler has its own time limits; a held wait has its own too
+        local_response res;
+        if (reply.held) {
+            std::optional<local_response> held = co_await await_held(&c, std::move(reply.response));
+            if (!held) {
+                slot.busy(false);
+                break; // the client went away while its request was held
+            }
+            res = std::move(*held);
+        } else {
+            res = co_await std::move(reply.response);
+        }
         const error_code wec = co_await write_response(
             c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);
         slot.busy(false);

@@ -196,6 +196,7 @@ void daemon_service::wait_stop_signal() {
         hup_.cancel();
         startup_.cancel();
         heap_trim_.cancel();
+        store_->changes().stop(); // held change waits answer now, not at their end
         server_->stop([this] { finish(); });
         grace_.expires_after(config_.service.shutdown_grace);
         grace_.async_wait([this](const error_code& gec) {

@@ -75,7 +75,8 @@ token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_c
     , upstream_(upstream)
     , identity_(identity)
     , sweep_timer_(std::make_unique<asio::steady_timer>(ex))
-    , rng_(std::random_device{}()) {
+    , rng_(std::random_device{}())
+    , changes_(ex) {
     for (const auto& p : cfg_.tokens)
         profiles_.emplace(
             p.name, std::make_shared<profile>(ex_, p, cfg_.refresh, [this] { return draw(); }));
@@ -136,6 +137,7 @@ void token_store::stop() {
             e.attempt->finish();
     });
     sweep_timer_->cancel();
+    changes_.stop();
 }
 
 std::map<std::string, token_value> token_store::restore_persisted() {
@@ -217,13 +219,17 @@ token_store::reload_counts token_store::reload(const config& cfg) {
     }
     counts.fetched = fresh.size();
     counts.dropped = profiles_.size();
+    std::vector<std::string> dropped;
     for (auto& [name, p] : profiles_) {
         retire(*p);
         note_first_fetch_done(*p); // a dropped profile must not hold READY=1 back
+        dropped.push_back(name);
     }
     profiles_ = std::move(next);
     cfg_ = cfg;
     secrets_stale_ = true;
+    for (const auto& name : dropped)
+        changes_.changed(name);
     if (started_ && !stopped_) {
         const moment t = now();
         for (auto& p : fresh) {
@@ -367,6 +373,8 @@ asio::awaitable<void> token_store::run_attempt(token_store* self, profile_ptr p,
     }
     signal->finish();
     p->wake.cancel(); // the driver sleeps until the new schedule
+    if (ok && !p->machine.retired())
+        self->changes_.changed(p->cfg.name);
     self->note_first_fetch_done(*p);
     if (self->on_fetch_end_)
         self->on_fetch_end_();

@@ -110,6 +110,7 @@ void check_defaults_except_tokens(const st::config& c) {
     BOOST_TEST(c.listen.unix_mode == 0660u);
     BOOST_TEST(c.listen.require_request_header);
     BOOST_TEST(c.listen.max_connections == 1024u);
+    BOOST_TEST(c.listen.max_waits == 512u);
     BOOST_TEST(c.listen.request_timeout.count() == 10);
     BOOST_TEST(c.listen.keepalive_idle.count() == 60);
     BOOST_TEST(c.refresh.refresh_at == 0.75);
@@ -215,6 +216,9 @@ const std::vector<invalid_case> invalid_cases = {
     {R"({"listen":{"unix_mode":660}})", "listen.unix_mode", "string of octal digits"},
     {R"({"listen":{"unix":"tokend.sock"}})", "listen.unix", "absolute path"},
     {R"({"listen":{"max_connections":0}})", "listen.max_connections", "from 1"},
+    {R"({"listen":{"max_waits":0}})", "listen.max_waits", "from 1"},
+    {R"({"listen":{"max_connections":10,"max_waits":11}})", "listen.max_waits",
+     "expected at most listen.max_connections (10)"},
     {R"({"listen":{"request_timeout_s":0}})", "listen.request_timeout_s", "from 1"},
     {R"({"listen":{"keepalive_idle_s":"60"}})", "listen.keepalive_idle_s", "seconds"},
     // Profiles.
@@ -629,7 +633,7 @@ BOOST_AUTO_TEST_CASE(sample_config_lists_every_key) {
         {"identity", {"user_identity_token_file"}},
         {"listen",
          {"tcp", "allow_remote", "unix", "unix_mode", "require_request_header", "max_connections",
-          "request_timeout_s", "keepalive_idle_s"}},
+          "max_waits", "request_timeout_s", "keepalive_idle_s"}},
         {"refresh",
          {"refresh_at", "min_remaining_s", "jitter", "retry_initial_ms", "retry_max_ms",
           "default_lifetime_s", "min_serve_remaining_s"}},
@@ -651,6 +655,22 @@ BOOST_AUTO_TEST_CASE(sample_config_lists_every_key) {
     for (const char* key : {"\"prefix\"", "\"upstream\"", "\"token\"", "\"timeout_ms\": 30000",
                             "\"max_body_bytes\": 1048576"})
         BOOST_TEST(text.find(key) != std::string::npos, "routes[]." << key);
+}
+
+BOOST_AUTO_TEST_CASE(max_waits_defaults_to_half_of_max_connections) {
+    const auto half = st::parse_config(R"({"listen":{"max_connections":101},"tokens":[)" +
+                                       std::string(one_token) + "]}");
+    BOOST_TEST_REQUIRE(half.ok(), joined(half.errors));
+    BOOST_TEST(half.value.listen.max_waits == 50u);
+    const auto one = st::parse_config(R"({"listen":{"max_connections":1},"tokens":[)" +
+                                      std::string(one_token) + "]}");
+    BOOST_TEST_REQUIRE(one.ok(), joined(one.errors));
+    BOOST_TEST(one.value.listen.max_waits == 1u);
+    const auto given = st::parse_config(R"({"listen":{"max_connections":10,"max_waits":10},)"
+                                        R"("tokens":[)" +
+                                        std::string(one_token) + "]}");
+    BOOST_TEST_REQUIRE(given.ok(), joined(given.errors));
+    BOOST_TEST(given.value.listen.max_waits == 10u);
 }
 
 BOOST_AUTO_TEST_CASE(log_level_names) {

@@ -402,6 +402,7 @@ private:
     bool tokens_present_ = false;
     // Per route (in cfg_.routes order): its key path and whether its upstream is http://.
     std::vector<std::pair<std::string, bool>> route_facts_;
+    bool max_waits_given_ = false;
 };
 
 void config_parser::fail(const std::string& path, std::string_view what) {
@@ -1021,6 +1022,11 @@ void config_parser::parse_listen(const json::value& v, const std::string& path) 
                  [&](const auto& v, const auto& p) {
                      read_count(v, p, ls.max_connections);
                  }},
+                {"max_waits",
+                 [&](const auto& v, const auto& p) {
+                     max_waits_given_ = true;
+                     read_count(v, p, ls.max_waits);
+                 }},
                 {"request_timeout_s",
                  [&](const auto& v, const auto& p) {
                      read_s(v, p, 1, ls.request_timeout);
@@ -1248,6 +1254,14 @@ void config_parser::check_relations() {
                                ": set listen.allow_remote to true to allow it");
         }
     }
+
+    auto& ls = cfg_.listen;
+    if (!max_waits_given_)
+        ls.max_waits = std::max<std::size_t>(1, ls.max_connections / 2);
+    else if (!failed("listen.max_waits") && !failed("listen.max_connections") &&
+             ls.max_waits > ls.max_connections)
+        fail("listen.max_waits", "expected at most listen.max_connections (" +
+                                     std::to_string(ls.max_connections) + ")");
 
     const auto& rf = cfg_.refresh;
     if (!failed("refresh.min_serve_remaining_s") && !failed("refresh.min_remaining_s") &&

@@ -207,6 +207,9 @@ std::string render_metrics(const status_snapshot& s) {
 
     header(out, "synergy_tokend_open_connections", "gauge", "Local client connections open.");
     out += "synergy_tokend_open_connections " + std::to_string(s.open_connections) + "\n";
+    header(out, "synergy_tokend_held_requests", "gauge",
+           "Token requests held waiting for a token change (wait=).");
+    out += "synergy_tokend_held_requests " + std::to_string(s.held_requests) + "\n";
     return out;
 }
 

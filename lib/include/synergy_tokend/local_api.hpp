@@ -12,6 +12,15 @@
 // - every other request (and that one when its token is not servable now, or the server will
 //   close the connection): a coroutine that makes the response, which the server awaits and
 //   serialises. /v1/info/... goes to info_proxy, tokens to token_store.
+// Change notification (PRODUCT.md §5, §11): every token reply carries an ETag
+// (token_changes::etag_of(), computed once per token, the fast path's too). A GET with an ETag
+// (`etag=` or If-None-Match, change_wait.hpp) whose profile's servable token still has it gets
+// 304 at once, or with `wait=S` is held until token_store reports a change of the profile
+// (token_changes.hpp), the token stops being servable, or S seconds pass (then 304). Access rules
+// apply before the wait and again after it. At most listen.max_waits requests are held at once;
+// more get 503. A held reply is marked `held` so that local_server releases it when its client
+// goes away (local_server.hpp). Bad wait parameters get 400 naming the parameter.
+//
 // Every reply is counted in /metrics by route and status, the fast path's too, and so are the
 // refusals the server makes itself (refusal()).
 //
@@ -37,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "synergy_tokend/change_wait.hpp"
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/config.hpp"
 #include "synergy_tokend/http_reply.hpp"
@@ -58,6 +68,9 @@ struct local_reply {
     // Otherwise the response to come, to be awaited once; version, keep-alive and framing are
     // the server's to set (reply_header()).
     boost::asio::awaitable<local_response> response;
+    // The response may be held for long (a change wait): the server cancels it when the client
+    // closes the connection meanwhile.
+    bool held = false;
 };
 
 class local_api {
@@ -95,6 +108,9 @@ private:
     struct routed {
         route where;
         policy_verdict verdict = policy_verdict::allow;
+        std::optional<std::string_view> if_none_match; // the first If-None-Match field
+        // GET /v1/tokens/{name} with a query or If-None-Match: its change-wait parameters.
+        std::optional<change_wait_parse> wait;
     };
     routed classify(const local_request& req) const;
     // The fast path (see above): the shared bytes, or nullptr when the request needs respond().
@@ -104,8 +120,13 @@ private:
                                                    lazy_caller* caller);
     boost::asio::awaitable<local_response> dispatch(local_request req, routed r,
                                                     lazy_caller* caller);
+    // A GET /v1/tokens/{name} to be held, that the policy and the access rule let through.
+    boost::asio::awaitable<local_response> hold(std::string name, bool plain, change_wait wait,
+                                                lazy_caller* caller);
     boost::asio::awaitable<local_response> get_token(std::string name, bool plain,
-                                                     lazy_caller* caller);
+                                                     lazy_caller* caller, change_wait wait);
+    // The ETag of profile `name`'s token `token`, computed once per token.
+    const std::string& etag_for(std::string_view name, const std::string& token);
     boost::asio::awaitable<local_response> products_token(std::string body, lazy_caller* caller);
     // The rule of profile `name` (nullptr: no such profile; an empty optional: no rule).
     const std::optional<access_rule>* rule_for(std::string_view name) const;
@@ -115,7 +136,9 @@ private:
     local_response refuse_caller(const caller_identity& caller, const std::string& profile);
     local_response whoami(lazy_caller& caller) const;
     // The request policy's verdict (PRODUCT.md §6) on `req` for a route of `kind`.
-    policy_verdict policy_verdict_for(const local_request& req, route_kind kind) const;
+    // Also notes the request's first If-None-Match field in `if_none_match`.
+    policy_verdict policy_verdict_for(const local_request& req, route_kind kind,
+                                      std::optional<std::string_view>& if_none_match) const;
     local_response list_tokens(lazy_caller& caller) const;
     local_response readyz() const;
     // /status and /metrics: the counts in `counts` (the local ones and the proxy's).
@@ -132,12 +155,15 @@ private:
     struct cached_reply {
         std::shared_ptr<const std::string> bytes;
         std::string token; // the token the bytes hold, to notice a new one
+        std::string etag;  // its ETag
         wall_clock::time_point expires_at;
         wall_clock::time_point built_at;
         wall_clock::time_point valid_until;
         std::uint64_t* requests = nullptr; // this route's 200 counter in counters_
     };
     std::map<std::string, cached_reply, std::less<>> token_replies_[2];
+    // etag_for()'s cache, by profile name: the token and its ETag.
+    std::map<std::string, std::pair<std::string, std::string>, std::less<>> etags_;
     std::function<listener_info()> listener_info_;
     account_cache accounts_;
     std::map<std::string, std::uint64_t> access_denied_; // by profile

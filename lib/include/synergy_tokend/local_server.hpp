@@ -9,7 +9,11 @@
 // body over 64 KiB gets 413. A new connection must deliver a complete request within
 // listen.request_timeout_s, and so must a request once its first byte arrived; a kept-alive
 // connection may idle listen.keepalive_idle_s between requests. Beyond listen.max_connections,
-// new connections are closed at once. Pipelined requests are answered in order. One failing
+// new connections are closed at once. Pipelined requests are answered in order. While a reply
+// is being made the connection has no deadline (the handler has its own time limits): a held
+// change wait (local_api.hpp) lasts as long as its `wait`; meanwhile the server watches the
+// connection, and when the client closes or resets it the held reply is cancelled and the
+// connection closed. One failing
 // session never affects another.
 //
 // Checked once a request's header is complete, before any byte of its body is read

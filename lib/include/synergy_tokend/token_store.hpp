@@ -42,6 +42,8 @@
 //   caller's own identity token is left in upstream's body passed back to that caller (it sent
 //   it), nobody else's secret is;
 // - state changes and failures are logged once per change, never a token or identity token;
+// - change notification (token_changes.hpp): changes().changed(name) is called once a profile's
+//   new token is in place, and when a reload drops or replaces the profile; stop() stops it;
 // - with state.persist, profile tokens are saved after every refresh and, at start, a saved
 //   token that is still servable (same identity token, product, customer, scopes) is used
 //   without an upstream call and refreshed on its schedule.
@@ -72,6 +74,7 @@
 #include "synergy_tokend/profile_view.hpp"
 #include "synergy_tokend/redact.hpp"
 #include "synergy_tokend/refresh_policy.hpp"
+#include "synergy_tokend/token_changes.hpp"
 #include "synergy_tokend/token_exchange.hpp"
 #include "synergy_tokend/token_request.hpp"
 
@@ -159,6 +162,9 @@ public:
     std::string redact(std::string_view text, std::string_view request_secret = {},
                        std::string_view keep = {});
 
+    // The profiles' change notification (token_changes.hpp).
+    token_changes& changes() { return changes_; }
+
     // Makes the next fetch re-read the identity token even if its file looks unchanged (SIGHUP).
     void reread_identity() { force_identity_reread_ = true; }
 
@@ -230,6 +236,7 @@ private:
     bool force_identity_reread_ = false;
     bool stopped_ = false;
     std::mt19937_64 rng_;
+    token_changes changes_;
 };
 
 } // namespace synergy_tokend

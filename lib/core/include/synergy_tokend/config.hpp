@@ -55,6 +55,9 @@ struct listen_config {
     unsigned unix_mode = 0660;
     bool require_request_header = true;
     std::size_t max_connections = 1024;
+    // Held change waits (GET /v1/tokens/{name}?wait=) at once; more get 503. Absent from the
+    // file: half of max_connections (at least 1), so waits cannot take every connection.
+    std::size_t max_waits = 512;
     // A request must arrive complete this long after a connection's accept, or after its own
     // first byte on a kept-alive connection.
     std::chrono::seconds request_timeout{10};

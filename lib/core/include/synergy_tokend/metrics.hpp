@@ -36,6 +36,7 @@ struct status_snapshot {
     std::size_t on_demand_entries = 0;
     std::vector<std::string> listeners;
     std::size_t open_connections = 0;
+    std::size_t held_requests = 0; // change waits held (GET /v1/tokens/{name}?wait=)
     const request_counters* requests = nullptr;
 };
 
