@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         return run(cmd.config_path);
     case tokend::cli_action::token:
         return tokend::run_token_command(tokend::choose_endpoint(cmd.endpoint), cmd.token_name,
-                                         std::cout, std::cerr);
+                                         std::cout, std::cerr, cmd.watch);
     case tokend::cli_action::status:
         return tokend::run_status_command(tokend::choose_endpoint(cmd.endpoint), std::cout,
                                           std::cerr);

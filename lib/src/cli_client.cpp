@@ -42,13 +42,20 @@ struct client_reply {
     std::string failure; // non-empty: no reply
     unsigned status = 0;
     std::string body;
+    std::string etag;
+};
+
+// One request's extras: the ETag the caller has, and how long the whole exchange may take.
+struct client_options {
+    std::string if_none_match;
+    std::chrono::seconds timeout = client_timeout;
 };
 
 template <class Protocol>
 asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, std::string accept,
-                            client_reply* out) {
+                            client_options opts, client_reply* out) {
     beast::basic_stream<Protocol> stream(co_await asio::this_coro::executor);
-    stream.expires_after(client_timeout);
+    stream.expires_after(opts.timeout);
     auto [cec] = co_await stream.async_connect(ep, use_nothrow);
     if (cec) {
         out->failure = "cannot connect: " + cec.message();
@@ -59,6 +66,8 @@ asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, 
     req.set(http::field::accept, accept);
     req.set(http::field::user_agent, "synergy-tokend-cli/" SYNERGY_TOKEND_VERSION);
     req.set("X-Tokend-Request", "1");
+    if (!opts.if_none_match.empty())
+        req.set(http::field::if_none_match, opts.if_none_match);
     req.keep_alive(false);
     auto [wec, written] = co_await http::async_write(stream, req, use_nothrow);
     if (wec) {
@@ -74,16 +83,19 @@ asio::awaitable<void> fetch(typename Protocol::endpoint ep, std::string target, 
     }
     out->status = res.result_int();
     out->body = std::move(res.body());
+    if (const auto it = res.find(http::field::etag); it != res.end())
+        out->etag = std::string(it->value());
 }
 
-client_reply get(const client_endpoint& ep, const std::string& target, const std::string& accept) {
+client_reply get(const client_endpoint& ep, const std::string& target, const std::string& accept,
+                 const client_options& opts = {}) {
     asio::io_context io;
     client_reply reply;
     if (!ep.unix_path.empty()) {
         asio::co_spawn(
             io,
             fetch<asio::local::stream_protocol>(
-                asio::local::stream_protocol::endpoint(ep.unix_path), target, accept, &reply),
+                asio::local::stream_protocol::endpoint(ep.unix_path), target, accept, opts, &reply),
             asio::detached);
     } else {
         asio::ip::tcp::resolver resolver(io);
@@ -93,9 +105,9 @@ client_reply get(const client_endpoint& ep, const std::string& target, const std
             reply.failure = "cannot resolve " + ep.host + ": " + ec.message();
             return reply;
         }
-        asio::co_spawn(io,
-                       fetch<asio::ip::tcp>(results.begin()->endpoint(), target, accept, &reply),
-                       asio::detached);
+        asio::co_spawn(
+            io, fetch<asio::ip::tcp>(results.begin()->endpoint(), target, accept, opts, &reply),
+            asio::detached);
     }
     io.run();
     return reply;
@@ -271,8 +283,55 @@ std::optional<std::string> fetch(const std::string& endpoint, const std::string&
 
 } // namespace
 
+namespace {
+
+// `synergy-tokend token NAME --watch`: the token, then each new one, as lines; each request is
+// held by the daemon until the token differs from the ETag last printed (or watch_wait passes:
+// 304, asked again). Ends only with an error.
+int watch_token(const std::string& endpoint, const std::string& target, std::ostream& out,
+                std::ostream& err) {
+    constexpr std::chrono::seconds watch_wait{300};
+    const auto ep = parse_client_endpoint(endpoint);
+    if (!ep) {
+        err << "synergy-tokend: bad endpoint '" << endpoint
+            << "': expected http://HOST:PORT or unix:/path\n";
+        return exit_code::usage;
+    }
+    client_options opts;
+    opts.timeout = watch_wait + client_timeout;
+    const std::string held = target + "?wait=" + std::to_string(watch_wait.count());
+    for (;;) {
+        client_reply r = get(*ep, held, "text/plain", opts);
+        if (!r.failure.empty()) {
+            err << "synergy-tokend: daemon unreachable at " << endpoint << ": " << r.failure
+                << '\n';
+            return exit_code::unreachable;
+        }
+        if (r.status == 304)
+            continue;
+        if (r.status != 200) {
+            err << "synergy-tokend: " << r.status << ": " << error_message(r) << '\n';
+            return exit_code::failure;
+        }
+        if (r.etag.empty()) {
+            err << "synergy-tokend: the daemon's reply has no ETag: it cannot be watched\n";
+            return exit_code::failure;
+        }
+        if (r.etag != opts.if_none_match) {
+            out << r.body << std::endl; // flushed: a shell loop reads it now
+            if (!out) {
+                err << "synergy-tokend: cannot write the token to standard output\n";
+                return exit_code::failure;
+            }
+        }
+        opts.if_none_match = std::move(r.etag);
+    }
+}
+
+} // namespace
+
 int run_token_command(const std::string& endpoint, const std::string& name, std::ostream& out,
-                      std::ostream& err) {
+                      std::ostream& err, bool watch) {
     std::string target = "/v1/tokens/";
     for (unsigned char c : name) {
         if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
@@ -284,6 +343,8 @@ int run_token_command(const std::string& endpoint, const std::string& name, std:
             target += hex[c & 15];
         }
     }
+    if (watch)
+        return watch_token(endpoint, target, out, err);
     int status = exit_code::ok;
     const auto token = fetch(endpoint, target, "text/plain", err, status);
     if (!token)

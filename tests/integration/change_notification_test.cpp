@@ -1,6 +1,7 @@
 // Change notification of GET /v1/tokens/{name} (PRODUCT.md §5, §11): the ETag, 304 for a token
 // the caller has, requests held with ?wait= until a refresh or the end of the wait, the limit of
 // held requests, their release when the client goes, and what they cost.
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -345,6 +346,42 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_held_requests_at_once) {
     BOOST_CHECK_EQUAL(c.read_status(), 304);
     BOOST_CHECK_EQUAL(daemon.proc().wait_exit(5s).value_or(-1), 0);
     BOOST_CHECK_LT(seconds_since(start), 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(token_watch_prints_a_line_per_new_token_and_exits_on_errors) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock));
+    const std::string first = token_of(http_request(daemon.tcp(), token_call()));
+    BOOST_REQUIRE(!first.empty());
+    temp_dir dir;
+    const std::string endpoint = "http://127.0.0.1:" + std::to_string(daemon.tcp().port);
+    process watch({binary_path_daemon(), "token", "stats", "--watch", "--endpoint", endpoint},
+                  dir.file("out"), dir.file("err"));
+    BOOST_REQUIRE(wait_for_line(dir.file("out"), first, 10s));
+    BOOST_REQUIRE(held_becomes(daemon, 1)); // asking for the next one
+    BOOST_REQUIRE_EQUAL(force_refresh(mock, daemon).status, 200);
+    const std::string now = token_of(http_request(daemon.tcp(), token_call()));
+    BOOST_REQUIRE_NE(now, first);
+    BOOST_REQUIRE(wait_for_line(dir.file("out"), now, 10s));
+    BOOST_REQUIRE(held_becomes(daemon, 1)); // and asking for the next one again
+    // One line per token, each once.
+    const std::string out = read_file(dir.file("out"));
+    BOOST_CHECK_EQUAL(out, first + "\n" + now + "\n");
+    BOOST_CHECK(watch.running());
+    watch.signal(SIGTERM);
+    watch.wait_exit(5s);
+
+    // An unknown profile: exit 1 with the daemon's message; no daemon: exit 3.
+    process unknown({binary_path_daemon(), "token", "nope", "--watch", "--endpoint", endpoint},
+                    dir.file("out2"), dir.file("err2"));
+    BOOST_CHECK_EQUAL(unknown.wait_exit(10s).value_or(-1), 1);
+    BOOST_CHECK(read_file(dir.file("err2")).find("404: no token profile named 'nope'") !=
+                std::string::npos);
+    process gone({binary_path_daemon(), "token", "stats", "--watch", "--endpoint",
+                  "unix:" + dir.file("no.sock")},
+                 dir.file("out3"), dir.file("err3"));
+    BOOST_CHECK_EQUAL(gone.wait_exit(10s).value_or(-1), 3);
+    BOOST_CHECK(read_file(dir.file("err3")).find("daemon unreachable") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_thousand_held_requests_cost_at_most_8_mib_more_than_idle_connections) {

@@ -94,6 +94,18 @@ BOOST_AUTO_TEST_CASE(options_may_stand_anywhere_and_take_equals_values) {
     BOOST_TEST(!parse({"whoami", "extra"}).error.empty());
 }
 
+BOOST_AUTO_TEST_CASE(token_watch_before_or_after_the_name) {
+    for (const auto& args : {std::vector<std::string>{"token", "stats", "--watch"},
+                             std::vector<std::string>{"--watch", "token", "stats"}}) {
+        const auto cmd = parse(args);
+        BOOST_TEST(cmd.error.empty(), cmd.error);
+        BOOST_TEST((cmd.action == cli_action::token));
+        BOOST_TEST(cmd.token_name == "stats");
+        BOOST_TEST(cmd.watch);
+    }
+    BOOST_TEST(!parse({"token", "stats"}).watch);
+}
+
 BOOST_AUTO_TEST_CASE(help_and_version_win_over_everything_else) {
     BOOST_TEST((parse({"--help"}).action == cli_action::help));
     BOOST_TEST((parse({"-h"}).action == cli_action::help));
@@ -126,6 +138,9 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_errors_that_name_the_problem) {
         {{"check-config", "x.json"}, "'x.json'"},
         {{"run", "--endpoint", "unix:/s.sock"}, "--endpoint"},
         {{"check-config", "--endpoint=unix:/s.sock"}, "--endpoint"},
+        {{"status", "--watch"}, "--watch is for the token command"},
+        {{"--watch"}, "--watch is for the token command"},
+        {{"token", "stats", "--watch=1"}, "--watch takes no value"},
     };
     for (const auto& c : cases) {
         std::string joined;

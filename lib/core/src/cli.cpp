@@ -6,6 +6,7 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     cli_command cmd;
     std::vector<std::string> positional;
     bool saw_endpoint = false;
+    bool saw_watch = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string arg = args[i];
         std::string value;
@@ -52,6 +53,12 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
             }
             cmd.endpoint = value;
             saw_endpoint = true;
+        } else if (arg == "--watch") {
+            if (has_value) {
+                cmd.error = "--watch takes no value";
+                return cmd;
+            }
+            saw_watch = true;
         } else if (arg.starts_with("-") && arg != "-") {
             cmd.error = "unknown option " + arg;
             return cmd;
@@ -87,6 +94,11 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
     }
     if (cmd.action == cli_action::token)
         cmd.token_name = positional[1];
+    if (saw_watch && cmd.action != cli_action::token) {
+        cmd.error = "--watch is for the token command";
+        return cmd;
+    }
+    cmd.watch = saw_watch;
     if (saw_endpoint && (cmd.action == cli_action::run || cmd.action == cli_action::check_config))
         cmd.error = "--endpoint is for the token, status and whoami commands";
     return cmd;
@@ -95,14 +107,15 @@ cli_command parse_command_line(const std::vector<std::string>& args) {
 const char* usage_text() {
     return "usage: synergy-tokend [run] [--config FILE]\n"
            "       synergy-tokend check-config [--config FILE]\n"
-           "       synergy-tokend token NAME [--endpoint http://HOST:PORT | unix:/PATH]\n"
+           "       synergy-tokend token NAME [--watch] [--endpoint http://HOST:PORT | unix:/PATH]\n"
            "       synergy-tokend status [--endpoint http://HOST:PORT | unix:/PATH]\n"
            "       synergy-tokend whoami [--endpoint http://HOST:PORT | unix:/PATH]\n"
            "       synergy-tokend --help | --version\n"
            "\n"
            "run           keep the configured tokens fresh and serve them (the default)\n"
            "check-config  validate the configuration and exit: 0 valid, 2 invalid\n"
-           "token NAME    print profile NAME's token from a running daemon\n"
+           "token NAME    print profile NAME's token from a running daemon; with --watch, print\n"
+           "              it and then each new token as a line, until an error\n"
            "status        print a running daemon's profiles as a table\n"
            "whoami        print who a running daemon takes this process for, and what it may read\n"
            "\n"

@@ -2,7 +2,8 @@
 //
 // Endpoint: --endpoint, else $SYNERGY_TOKEND_ENDPOINT, else the default Unix socket;
 // "http://HOST:PORT" or "unix:/path". Exit codes: 0 ok, 1 the daemon answered an error,
-// 3 the daemon is unreachable (connection failed or no reply within 15 s), 2 a bad endpoint.
+// 3 the daemon is unreachable (connection failed or no reply within 15 s; for `token --watch`,
+// within 15 s after the wait), 2 a bad endpoint.
 #pragma once
 
 #include <chrono>
@@ -31,8 +32,11 @@ std::string choose_endpoint(const std::string& given);
 std::string format_status_table(const boost::json::value& data,
                                 std::chrono::system_clock::time_point now);
 
+// Prints profile `name`'s token. `watch`: prints it, then each new token as a line (flushed),
+// using the daemon's change waits (GET /v1/tokens/{name}?wait= with If-None-Match); returns only
+// on an error (exit code and message as above).
 int run_token_command(const std::string& endpoint, const std::string& name, std::ostream& out,
-                      std::ostream& err);
+                      std::ostream& err, bool watch = false);
 int run_status_command(const std::string& endpoint, std::ostream& out, std::ostream& err);
 
 // GET /v1/whoami's data as lines for a person: listener, how identified, uid, groups, pid, and

@@ -2,7 +2,7 @@
 //
 //   synergy-tokend [run] [--config FILE]
 //   synergy-tokend check-config [--config FILE]
-//   synergy-tokend token NAME [--endpoint E]
+//   synergy-tokend token NAME [--watch] [--endpoint E]
 //   synergy-tokend status [--endpoint E]
 //   synergy-tokend whoami [--endpoint E]
 //   synergy-tokend --help | --version
@@ -29,6 +29,7 @@ struct cli_command {
     std::string config_path = "/etc/synergy-tokend/config.json";
     std::string endpoint;   // empty = $SYNERGY_TOKEND_ENDPOINT or the default Unix socket
     std::string token_name; // for `token`
+    bool watch = false;     // `token --watch`: print each new token as a line
     std::string error;      // non-empty: bad arguments (exit 2 with usage)
 };
 
