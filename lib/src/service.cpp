@@ -120,7 +120,12 @@ int daemon_service::run() {
     if (auto id = identity_.get(); !id.ok())
         log::warn("service", id.error + "; token requests fail until it is readable");
 
-    store_ = std::make_unique<token_store>(io_.get_executor(), config_, *upstream_, identity_);
+    try {
+        store_ = std::make_unique<token_store>(io_.get_executor(), config_, *upstream_, identity_);
+    } catch (const std::exception& e) { // shared_cache: an unreadable password or CA file
+        log::error("service", std::string("cannot start: ") + e.what());
+        return exit_code::failure;
+    }
     api_ = std::make_unique<local_api>(config_, *store_, *upstream_);
     server_ = std::make_unique<local_server>(io_.get_executor(), config_.listen, *api_);
     if (auto problem = server_->open(); !problem.empty()) {

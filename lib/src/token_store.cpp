@@ -11,6 +11,7 @@
 
 #include "synergy_tokend/digest.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/shared_cache.hpp"
 #include "synergy_tokend/state_file.hpp"
 #include "synergy_tokend/store_policy.hpp"
 #include "synergy_tokend/token_reply.hpp"
@@ -77,6 +78,8 @@ token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_c
     , sweep_timer_(std::make_unique<asio::steady_timer>(ex))
     , rng_(std::random_device{}())
     , changes_(ex) {
+    if (cfg_.shared_cache)
+        shared_ = std::make_shared<shared_cache>(ex_, *cfg_.shared_cache);
     for (const auto& p : cfg_.tokens)
         profiles_.emplace(
             p.name, std::make_shared<profile>(ex_, p, cfg_.refresh, [this] { return draw(); }));
@@ -138,6 +141,8 @@ void token_store::stop() {
     });
     sweep_timer_->cancel();
     changes_.stop();
+    if (shared_)
+        shared_->close(); // its idle connections' watchdogs would keep the loop running
 }
 
 std::map<std::string, token_value> token_store::restore_persisted() {
@@ -226,6 +231,16 @@ token_store::reload_counts token_store::reload(const config& cfg) {
         dropped.push_back(name);
     }
     profiles_ = std::move(next);
+    if (cfg.shared_cache != cfg_.shared_cache) {
+        shared_.reset(); // attempts in flight keep the one they started with
+        if (cfg.shared_cache) {
+            try {
+                shared_ = std::make_shared<shared_cache>(ex_, *cfg.shared_cache);
+            } catch (const std::exception& e) {
+                log::error("token_store", std::string("shared_cache not used: ") + e.what());
+            }
+        }
+    }
     cfg_ = cfg;
     secrets_stale_ = true;
     for (const auto& name : dropped)
@@ -331,8 +346,11 @@ asio::awaitable<void> token_store::run_attempt(token_store* self, profile_ptr p,
         self->secrets_stale_ = true;
     }
     call_result c;
+    auto publish = std::make_shared<shared_publish>();
     if (!id.ok())
         c.attempt.problem = id.error;
+    else if (self->shared_)
+        c = co_await fetch_shared(self, p, id.token, publish);
     else
         c = co_await self->call_upstream(id.token, p->cfg.product, p->cfg.customer_id,
                                          p->cfg.scopes, false);
@@ -380,6 +398,8 @@ asio::awaitable<void> token_store::run_attempt(token_store* self, profile_ptr p,
         self->on_fetch_end_();
     if (ok && self->cfg_.state.persist && !p->machine.retired())
         self->persist();
+    if (!publish->owner.empty())
+        co_await finish_shared(self, p, publish);
 }
 
 void token_store::note_first_fetch_done(profile& p) {
@@ -703,6 +723,126 @@ std::vector<std::string> token_store::unservable_profiles() const {
 
 const profile_config* token_store::default_profile() const {
     return cfg_.default_profile();
+}
+
+// --- attempts with a shared cache (PRODUCT.md §10): the glue that carries out shared_attempt's
+// steps (shared_cache_policy.hpp) with shared_cache's Redis operations (shared_cache.hpp) ---------
+
+asio::awaitable<token_store::call_result>
+token_store::fetch_shared(token_store* self, profile_ptr p, std::string identity,
+                          std::shared_ptr<shared_publish> publish) {
+    std::shared_ptr<shared_cache> sc = self->shared_;
+    const moment start = now();
+    if (!sc || !sc->link().use_redis(start.mono))
+        co_return co_await self->call_upstream(identity, p->cfg.product, p->cfg.customer_id,
+                                               p->cfg.scopes, false);
+    const profile_machine& m = p->machine;
+    const shared_cache_config& scfg = sc->config();
+    const std::string subject = "profile " + p->cfg.name;
+    const std::string name =
+        sc->entry_name(identity, profile_key(p->cfg.product, p->cfg.customer_id, p->cfg.scopes));
+    const shared_keys keys = sc->keys(identity);
+    shared_attempt_config ac;
+    ac.lease = scfg.lease;
+    ac.poll_interval = shared_poll_interval(scfg.lease);
+    ac.wait_limit = self->cfg_.upstream.request_timeout;
+    ac.refresh = self->cfg_.refresh;
+    shared_attempt attempt(ac, 2 * self->draw() - 1, start);
+    // The first read and the first lease share one deadline: a caller with nothing to serve
+    // waits on Redis at most timeout_ms before the wait for a holder (or its own fetch) begins.
+    const auto first_deadline = steady::now() + scfg.timeout;
+    shared_step step = attempt.first();
+    std::optional<shared_entry> entry;
+    asio::steady_timer timer(self->ex_);
+    for (;;) {
+        if (m.retired() || self->stopped_) {
+            call_result stopped;
+            stopped.attempt.problem = "stopped";
+            co_return stopped;
+        }
+        const auto deadline = attempt.waited() ? steady::now() + scfg.timeout : first_deadline;
+        switch (step.action) {
+        case shared_action::read: {
+            shared_read r = co_await sc->read(name, keys, deadline);
+            entry = std::move(r.entry);
+            std::optional<token_times> times;
+            if (entry)
+                times = token_times{entry->issued_at, entry->expires_at};
+            const moment t = now();
+            const bool is_current = entry && m.current() && m.current()->token == entry->token;
+            step = attempt.on_read(t, r.outcome, times, is_current, m.servable(t));
+            break;
+        }
+        case shared_action::take_lease: {
+            std::string owner = sc->new_owner();
+            const lease_outcome l = co_await sc->take_lease(name, owner, deadline);
+            if (l == lease_outcome::won) {
+                publish->name = name;
+                publish->owner = std::move(owner);
+                publish->identity = identity;
+                log::debug("shared_cache", subject + ": took the lease to refresh for the fleet");
+            }
+            const moment t = now();
+            step = attempt.on_lease(t, l, m.servable(t));
+            break;
+        }
+        case shared_action::sleep:
+            timer.expires_after(step.sleep_for);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            step = {shared_action::read};
+            break;
+        case shared_action::adopt: {
+            ++sc->link().hits;
+            call_result c;
+            c.attempt.ok = true;
+            c.attempt.token = std::move(entry->token);
+            c.attempt.token_type = std::move(entry->token_type);
+            c.attempt.issued_at = entry->issued_at;
+            c.attempt.lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+                entry->expires_at - entry->issued_at);
+            log::debug("shared_cache", subject + ": using the fleet's token; no upstream call");
+            co_return c;
+        }
+        case shared_action::fetch_holder: {
+            call_result c = co_await self->call_upstream(identity, p->cfg.product,
+                                                         p->cfg.customer_id, p->cfg.scopes, false);
+            publish->write = c.attempt.ok;
+            co_return c;
+        }
+        case shared_action::fetch_alone:
+            if (attempt.waited())
+                log::debug("shared_cache",
+                           subject + ": no token from the lease holder in time; fetching");
+            co_return co_await self->call_upstream(identity, p->cfg.product, p->cfg.customer_id,
+                                                   p->cfg.scopes, false);
+        }
+    }
+}
+
+asio::awaitable<void> token_store::finish_shared(token_store* self, profile_ptr p,
+                                                 std::shared_ptr<shared_publish> publish) {
+    std::shared_ptr<shared_cache> sc = self->shared_;
+    if (!sc)
+        co_return;
+    const profile_machine& m = p->machine;
+    if (!publish->write || !m.current()) {
+        co_await sc->release(publish->name, publish->owner);
+        co_return;
+    }
+    const token_value& t = *m.current();
+    // The entry lives while the token is servable, not a moment longer.
+    const auto ttl = std::chrono::duration_cast<milliseconds>(
+        t.expires_at - wall_clock::now() - self->cfg_.refresh.min_serve_remaining);
+    // Named, then moved: GCC 12 destroys a braced temporary passed to a coroutine twice.
+    shared_entry entry{t.token, t.token_type, t.issued_at, t.expires_at};
+    shared_keys keys = sc->keys(publish->identity);
+    co_await sc->publish(publish->name, keys, std::move(entry), ttl, publish->owner);
+}
+
+std::optional<shared_cache_view> token_store::shared_view() const {
+    if (!shared_)
+        return std::nullopt;
+    return shared_->view();
 }
 
 } // namespace synergy_tokend

@@ -155,15 +155,16 @@ attempt_end profile_machine::on_attempt_end(moment now, attempt_result r) {
     not_before_.reset();
     milliseconds delay{};
     if (r.ok) {
-        current_ = token_value{std::move(r.token), std::move(r.token_type), now.wall,
-                               now.wall + r.lifetime};
+        const wall_clock::time_point issued = r.issued_at.value_or(now.wall);
+        current_ =
+            token_value{std::move(r.token), std::move(r.token_type), issued, issued + r.lifetime};
         if (forced_pending_) {
             brought_by_refusal_ = current_->token;
             forced_pending_ = false;
         }
         ++refresh_count_;
         consecutive_failures_ = 0;
-        last_refresh_at_ = now.wall;
+        last_refresh_at_ = issued;
         last_outcome_ = fetch_outcome::ok;
         last_error_.clear();
         if (!logged_problem_.empty()) {
@@ -171,6 +172,9 @@ attempt_end profile_machine::on_attempt_end(moment now, attempt_result r) {
             logged_problem_.clear();
         }
         delay = refresh_delay(r.lifetime, cfg_, 2 * draw_() - 1);
+        if (r.issued_at) // counted from its issue, not from now
+            delay = std::max(milliseconds(0),
+                             delay - std::chrono::duration_cast<milliseconds>(now.wall - issued));
     } else {
         const bool rejected = r.cls == failure_class::rejected;
         ++consecutive_failures_;

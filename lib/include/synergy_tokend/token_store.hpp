@@ -81,6 +81,8 @@
 namespace synergy_tokend {
 
 class upstream_client;
+class shared_cache;
+struct shared_cache_view;
 
 struct serve_result {
     enum class status {
@@ -168,6 +170,9 @@ public:
     // Makes the next fetch re-read the identity token even if its file looks unchanged (SIGHUP).
     void reread_identity() { force_identity_reread_ = true; }
 
+    // The shared cache (PRODUCT.md §10) as /status and /metrics show it; nullopt without one.
+    std::optional<shared_cache_view> shared_view() const;
+
     std::vector<profile_view> profiles() const;
     std::size_t servable_count() const;
     std::vector<std::string> unservable_profiles() const;
@@ -185,7 +190,21 @@ private:
         bool lifetime_defaulted = false;               // ok, with refresh.default_lifetime_s
     };
 
+    // What the holder of a shared lease writes once its waiters have their token.
+    struct shared_publish {
+        std::string name;
+        std::string owner;
+        std::string identity;
+        bool write = false; // false: release the lease only (the fetch failed)
+    };
     static moment now();
+    // A profile's attempt with a shared cache (token_store_shared.cpp, shared_cache_policy.hpp):
+    // an entry another host wrote, or an upstream call (holding the lease, or alone).
+    static boost::asio::awaitable<call_result>
+    fetch_shared(token_store* self, profile_ptr p, std::string identity,
+                 std::shared_ptr<shared_publish> publish);
+    static boost::asio::awaitable<void> finish_shared(token_store* self, profile_ptr p,
+                                                      std::shared_ptr<shared_publish> publish);
     // The driver: sleeps until the machine's wake_at(), tells it the timer fired.
     static boost::asio::awaitable<void> drive(token_store* self, profile_ptr p);
     // One upstream attempt of a profile, claimed by its machine.
@@ -237,6 +256,7 @@ private:
     bool stopped_ = false;
     std::mt19937_64 rng_;
     token_changes changes_;
+    std::shared_ptr<shared_cache> shared_; // with shared_cache configured
 };
 
 } // namespace synergy_tokend

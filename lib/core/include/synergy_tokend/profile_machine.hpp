@@ -57,6 +57,9 @@ struct attempt_result {
     std::string token;
     std::string token_type = "bearer";
     std::chrono::seconds lifetime{0};
+    // A token another host fetched (the shared cache): its own issue time, from which its
+    // refresh is scheduled; nullopt: issued at the moment the end is reported.
+    std::optional<wall_clock::time_point> issued_at;
     // not ok:
     failure_class cls = failure_class::transient;
     std::optional<std::chrono::seconds> retry_after;

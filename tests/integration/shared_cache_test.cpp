@@ -1,0 +1,238 @@
+// A fleet sharing its tokens through Redis (PRODUCT.md §10): daemons, the mock Auth API and a real
+// redis-server (Debian's) started here on a free loopback port.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+#include "synergy_tokend/redis_client.hpp"
+
+using namespace tokend_test;
+namespace json = boost::json;
+namespace asio = boost::asio;
+namespace st = synergy_tokend;
+
+namespace {
+
+unsigned short free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    BOOST_REQUIRE_EQUAL(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    BOOST_REQUIRE_EQUAL(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// redis-server on 127.0.0.1, no persistence; restart() on the same port.
+class redis_server {
+public:
+    explicit redis_server(std::vector<std::string> extra = {})
+        : port_(free_port())
+        , extra_(std::move(extra)) {
+        start();
+    }
+    unsigned short port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    void kill() {
+        if (proc_) {
+            proc_->signal(SIGKILL);
+            proc_->wait_exit(5s);
+            proc_.reset();
+        }
+    }
+    void restart() {
+        kill();
+        start();
+    }
+    const std::string& log_path() const { return log_; }
+
+private:
+    void start() {
+        log_ = dir_.file("redis-" + std::to_string(++starts_) + ".log");
+        std::vector<std::string> argv{"/usr/bin/redis-server",
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--port",
+                                      std::to_string(port_),
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "no",
+                                      "--dir",
+                                      dir_.path()};
+        argv.insert(argv.end(), extra_.begin(), extra_.end());
+        proc_.emplace(argv, log_, log_ + ".err");
+        BOOST_REQUIRE_MESSAGE(wait_for_line(log_, "Ready to accept connections", 10s),
+                              "redis-server did not start: " << read_file(log_));
+    }
+    temp_dir dir_;
+    unsigned short port_;
+    std::vector<std::string> extra_;
+    int starts_ = 0;
+    std::string log_;
+    std::optional<process> proc_;
+};
+
+// One command to Redis with the daemon's own client, run to completion here.
+asio::awaitable<st::redis_result> run_command(st::redis_client* client,
+                                              std::vector<std::string> args) {
+    st::redis_result r =
+        co_await client->command(std::move(args), std::chrono::steady_clock::now() + 2s);
+    client->close(); // its idle connection would keep the io_context running
+    co_return r;
+}
+
+st::redis_reply redis_do(const std::string& url, std::vector<std::string> args) {
+    asio::io_context io;
+    st::shared_cache_config cfg;
+    cfg.url = url;
+    cfg.endpoint = st::parse_redis_url(url).endpoint;
+    cfg.timeout = 2000ms;
+    st::redis_client client(io.get_executor(), cfg, "");
+    auto f = asio::co_spawn(io, run_command(&client, std::move(args)), asio::use_future);
+    io.run();
+    const st::redis_result r = f.get();
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.ec.message() << " " << r.detail);
+    return r.reply;
+}
+
+std::vector<std::string> entry_keys(const redis_server& redis) {
+    std::vector<std::string> out;
+    for (const auto& e : redis_do(redis.url(), {"KEYS", "tokend:*"}).elements)
+        if (e.str.find(":lease") == std::string::npos && e.str.rfind("tokend:", 0) == 0)
+            out.push_back(e.str);
+    return out;
+}
+
+const std::string short_lived_refresh =
+    R"({"min_remaining_s":1,"min_serve_remaining_s":0,"retry_initial_ms":100,"retry_max_ms":400})";
+
+std::string profiles(int n) {
+    std::string out = "[";
+    for (int i = 0; i < n; ++i) {
+        if (i)
+            out += ",";
+        out += R"({"name":"p)" + std::to_string(i) + R"(","product":"synergy-p)" +
+               std::to_string(i) + R"(","customer_id":"345"})";
+    }
+    return out + "]";
+}
+
+std::string config_for(const mock_upstream& mock, const std::string& shared, int n_profiles = 1,
+                       const std::string& refresh = short_lived_refresh,
+                       const std::string& log_level = "info") {
+    std::string cfg = R"({"upstream":{"base_url":")" + mock.base_url() + R"(","ca_file":")" +
+                      mock.ca_file() + R"(","request_timeout_ms":2000},"tokens":)" +
+                      profiles(n_profiles) + R"(,"refresh":)" + refresh + R"(,"log":{"level":")" +
+                      log_level + R"("})";
+    if (!shared.empty())
+        cfg += R"(,"shared_cache":)" + shared;
+    return cfg + "}";
+}
+
+std::string shared_section(const redis_server& redis, const std::string& extra = "") {
+    return R"({"url":")" + redis.url() + R"(","timeout_ms":200,"lease_ms":1000)" + extra + "}";
+}
+
+std::string token_of(const http_reply& r) {
+    const auto v = r.json();
+    if (!v.is_object() || !v.as_object().contains("data"))
+        return {};
+    return std::string(v.at("data").at("token").as_string());
+}
+
+// Asks every daemon for every profile until `duration` has passed; every answer must be a 200
+// with a token that has not expired. Returns the number of requests.
+int serve_all(std::vector<std::unique_ptr<tokend_daemon>>& daemons, int n_profiles,
+              std::chrono::milliseconds duration) {
+    int served = 0;
+    const auto end = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < end) {
+        for (auto& d : daemons) {
+            for (int i = 0; i < n_profiles; ++i) {
+                const auto r = d->get_token("p" + std::to_string(i));
+                BOOST_REQUIRE_MESSAGE(r.status == 200, "status " << r.status << " " << r.body);
+                BOOST_REQUIRE_GE(jwt_exp(token_of(r)), unix_now());
+                ++served;
+            }
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return served;
+}
+
+std::size_t count_in(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(shared_cache)
+
+BOOST_AUTO_TEST_CASE(twenty_daemons_make_one_upstream_call_per_profile_per_lifetime) {
+    redis_server redis;
+    mock_upstream mock;
+    mock.settings(R"({"lifetime_s":3})");
+    constexpr int hosts = 20;
+    constexpr int n_profiles = 3;
+    std::vector<std::unique_ptr<tokend_daemon>> fleet;
+    for (int i = 0; i < hosts; ++i)
+        fleet.push_back(
+            std::make_unique<tokend_daemon>(config_for(mock, shared_section(redis), n_profiles)));
+    // The cold start: one fetch per profile, the other 19 hosts take the fleet's entry.
+    const auto cold = mock.counter("token_requests");
+    BOOST_TEST_MESSAGE("cold start: " << cold << " upstream token requests for " << hosts
+                                      << " hosts");
+    BOOST_CHECK_LE(cold, n_profiles + 1);
+    BOOST_CHECK_EQUAL(entry_keys(redis).size(), static_cast<std::size_t>(n_profiles));
+
+    // Four lifetimes of a 3 s token. Its exp counts whole seconds, so it looks 2-3 s long, and
+    // it is refreshed min_remaining_s (1 s) before its end: each token lives about a second
+    // before the next is fetched, on every host alike.
+    const auto before = mock.counter("token_requests");
+    const int served = serve_all(fleet, n_profiles, 12s);
+    const auto shared_calls = mock.counter("token_requests") - before;
+    BOOST_TEST_MESSAGE("shared: " << served << " local requests served, " << shared_calls
+                                  << " upstream token requests in 12 s");
+    for (auto& d : fleet)
+        BOOST_CHECK_EQUAL(count_in(d->log(), "falling back"), 0u);
+    fleet.clear();
+
+    // The same fleet without shared_cache, for half the time: every host fetches for itself.
+    for (int i = 0; i < hosts; ++i)
+        fleet.push_back(std::make_unique<tokend_daemon>(config_for(mock, "", n_profiles)));
+    const auto before_alone = mock.counter("token_requests");
+    serve_all(fleet, n_profiles, 6s);
+    const auto alone_calls = mock.counter("token_requests") - before_alone;
+    // How many tokens one host fetches per profile in 12 s: the token generations of the run.
+    const double generations = 2.0 * static_cast<double>(alone_calls) / (hosts * n_profiles);
+    BOOST_TEST_MESSAGE("alone: " << alone_calls << " upstream token requests in 6 s; "
+                                 << generations << " token generations in 12 s; shared: "
+                                 << static_cast<double>(shared_calls) / n_profiles
+                                 << " upstream requests per profile in 12 s");
+    // Shared: one request per profile per generation, fleet-wide (+-1 at the edges) ...
+    BOOST_CHECK_LE(static_cast<double>(shared_calls), n_profiles * (generations + 1));
+    BOOST_CHECK_GE(static_cast<double>(shared_calls), n_profiles * (generations - 1));
+    // ... alone, one per host: 20 times as many.
+    BOOST_CHECK_GE(2 * alone_calls, 18 * shared_calls);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
