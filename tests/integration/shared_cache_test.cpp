@@ -235,4 +235,72 @@ BOOST_AUTO_TEST_CASE(twenty_daemons_make_one_upstream_call_per_profile_per_lifet
     BOOST_CHECK_GE(2 * alone_calls, 18 * shared_calls);
 }
 
+BOOST_AUTO_TEST_CASE(redis_killed_mid_run_falls_back_once_and_sharing_resumes) {
+    redis_server redis;
+    mock_upstream mock;
+    mock.settings(R"({"lifetime_s":3})");
+    constexpr int hosts = 5;
+    std::vector<std::unique_ptr<tokend_daemon>> fleet;
+    for (int i = 0; i < hosts; ++i)
+        fleet.push_back(std::make_unique<tokend_daemon>(config_for(mock, shared_section(redis))));
+    serve_all(fleet, 1, 2s);
+    redis.kill();
+    // Without Redis every host fetches for itself; no local request fails.
+    serve_all(fleet, 1, 4s);
+    for (auto& d : fleet)
+        BOOST_CHECK_EQUAL(count_in(d->log(), "falling back to per-host fetches"), 1u);
+    redis.restart();
+    for (auto& d : fleet)
+        BOOST_CHECK(wait_for_line(d->log_path(), "answers again; sharing tokens", 5s));
+    serve_all(fleet, 1, 1s); // the first round after the restart writes the entry again
+    const auto before = mock.counter("token_requests");
+    serve_all(fleet, 1, 4s);
+    const auto shared_calls = mock.counter("token_requests") - before;
+    BOOST_TEST_MESSAGE("after the restart: " << shared_calls << " upstream requests in 4 s");
+    // About one per second fleet-wide again, not one per host per second.
+    BOOST_CHECK_LE(shared_calls, 7);
+    for (auto& d : fleet)
+        BOOST_CHECK_EQUAL(count_in(d->log(), "falling back to per-host fetches"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(another_identity_gets_its_own_token_and_an_altered_entry_is_refused) {
+    redis_server redis;
+    mock_upstream mock;
+    const std::string refresh = R"({"min_remaining_s":60})";
+    tokend_daemon a(config_for(mock, shared_section(redis), 1, refresh), "identity-token-A-0001");
+    tokend_daemon b(config_for(mock, shared_section(redis), 1, refresh), "identity-token-B-0002");
+    const auto ta = token_of(a.get_token("p0"));
+    const auto tb = token_of(b.get_token("p0"));
+    BOOST_CHECK(!ta.empty() && !tb.empty());
+    BOOST_CHECK_NE(ta, tb); // the mock's token names the identity it was issued to
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 2);
+    const auto keys = entry_keys(redis);
+    BOOST_REQUIRE_EQUAL(keys.size(), 2u);
+    for (const auto& k : keys) {
+        const std::string value = redis_do(redis.url(), {"GET", k}).str;
+        BOOST_CHECK(value.find(ta) == std::string::npos && value.find(tb) == std::string::npos);
+        BOOST_CHECK(value.find("synergy-p0") == std::string::npos);
+        BOOST_CHECK(k.find("synergy-p0") == std::string::npos);
+    }
+    // A third host with A's identity takes A's entry: no upstream call.
+    {
+        tokend_daemon a2(config_for(mock, shared_section(redis), 1, refresh),
+                         "identity-token-A-0001");
+        BOOST_CHECK_EQUAL(token_of(a2.get_token("p0")), ta);
+        BOOST_CHECK_EQUAL(mock.counter("token_requests"), 2);
+    }
+    // One byte of each entry altered: a new host refuses it, says so, and fetches its own.
+    for (const auto& k : keys) {
+        std::string value = redis_do(redis.url(), {"GET", k}).str;
+        value[value.size() / 2] = static_cast<char>(value[value.size() / 2] ^ 0x20);
+        redis_do(redis.url(), {"SET", k, value, "KEEPTTL"});
+    }
+    tokend_daemon a3(config_for(mock, shared_section(redis), 1, refresh), "identity-token-A-0001");
+    const auto t3 = token_of(a3.get_token("p0"));
+    BOOST_CHECK(!t3.empty());
+    BOOST_CHECK_NE(t3, ta);
+    BOOST_CHECK_EQUAL(mock.counter("token_requests"), 3);
+    BOOST_CHECK(a3.log().find("failed authentication") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
