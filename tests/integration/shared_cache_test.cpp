@@ -303,4 +303,48 @@ BOOST_AUTO_TEST_CASE(another_identity_gets_its_own_token_and_an_altered_entry_is
     BOOST_CHECK(a3.log().find("failed authentication") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_lease_holder_killed_is_overtaken_within_lease_ms) {
+    redis_server redis;
+    mock_upstream mock;
+    mock.settings(R"({"lifetime_s":6})");
+    const std::string refresh =
+        R"({"min_remaining_s":2,"min_serve_remaining_s":0,"retry_initial_ms":100})";
+    std::vector<std::unique_ptr<tokend_daemon>> fleet;
+    for (int i = 0; i < 3; ++i)
+        fleet.push_back(std::make_unique<tokend_daemon>(
+            config_for(mock, shared_section(redis), 1, refresh, "debug")));
+    std::vector<std::size_t> leases;
+    for (auto& d : fleet)
+        leases.push_back(count_in(d->log(), "took the lease"));
+    // The next refresh's holder hangs in its upstream call ...
+    mock.fault(R"({"mode":"stall","count":1,"endpoint":"token"})");
+    const auto before = mock.counter("token_requests");
+    std::optional<std::size_t> holder;
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!holder && std::chrono::steady_clock::now() < give_up) {
+        for (std::size_t i = 0; i < fleet.size() && !holder; ++i)
+            if (count_in(fleet[i]->log(), "took the lease") > leases[i] &&
+                mock.counter("token_requests") > before)
+                holder = i;
+        std::this_thread::sleep_for(20ms);
+    }
+    BOOST_REQUIRE(holder.has_value());
+    // ... and is killed while it holds the lease.
+    fleet[*holder]->proc().signal(SIGKILL);
+    const auto killed_at = std::chrono::steady_clock::now();
+    const auto stalled = mock.counter("token_requests");
+    fleet.erase(fleet.begin() + static_cast<std::ptrdiff_t>(*holder));
+    // Another host fetches within lease_ms + 1 s, and no local request fails meanwhile.
+    std::optional<std::chrono::milliseconds> overtaken;
+    while (!overtaken && std::chrono::steady_clock::now() < killed_at + 2s) {
+        serve_all(fleet, 1, 50ms);
+        if (mock.counter("token_requests") > stalled)
+            overtaken = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - killed_at);
+    }
+    BOOST_REQUIRE(overtaken.has_value());
+    BOOST_TEST_MESSAGE("overtaken " << overtaken->count() << " ms after the holder's kill");
+    serve_all(fleet, 1, 1s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
