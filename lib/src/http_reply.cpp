@@ -51,10 +51,12 @@ local_response failure_response(const serve_result& served) {
     return res;
 }
 
-std::string reply_header(local_response& res, bool keep_alive) {
+std::string reply_header(local_response& res, bool keep_alive, bool head) {
     res.version(11);
     res.keep_alive(keep_alive);
-    res.prepare_payload();
+    // A HEAD reply that says the length of the body a GET would get (a route's) keeps it.
+    if (!head || res.find(http::field::content_length) == res.end())
+        res.prepare_payload();
     std::string header;
     header.reserve(256); // the usual reply's header in one allocation
     header += "HTTP/1.1 ";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <unistd.h>
 
+#include "synergy_tokend/local_server.hpp"
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
@@ -59,6 +60,7 @@ local_api::local_api(const config& cfg, token_store& store, upstream_client& ups
     , store_(store)
     , upstream_(upstream)
     , info_(store, upstream)
+    , routes_(upstream.executor(), cfg, store)
     , started_at_(wall_clock::now()) {}
 
 local_api::routed local_api::classify(const local_request& req) const {
@@ -94,6 +96,17 @@ asio::awaitable<local_response> local_api::hold(std::string name, bool plain, ch
     local_response res = co_await get_token(std::move(name), plain, caller, std::move(wait));
     ++counters_.by_route_code[{route_label(route_kind::token_get), res.result_int()}];
     co_return res;
+}
+
+std::size_t local_api::body_limit(std::string_view target) const {
+    return routes_.body_limit(target).value_or(server_limits{}.body_limit);
+}
+
+std::size_t local_api::largest_body_limit() const {
+    std::size_t out = server_limits{}.body_limit;
+    for (const auto& r : cfg_.routes)
+        out = std::max(out, r.max_body_bytes);
+    return out;
 }
 
 const std::optional<access_rule>* local_api::rule_for(std::string_view name) const {
@@ -224,6 +237,14 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
         // The profile whose token the call would carry must be one the caller may read (none
         // when the caller brings its own Authorization: it then reads nothing of the daemon's).
         co_return co_await info_.forward(
+            std::move(req), std::move(r.param),
+            [this, caller](const std::string& profile) -> std::optional<local_response> {
+                if (allowed(profile, *caller))
+                    return std::nullopt;
+                return refuse_caller(caller->get(), profile);
+            });
+    case route_kind::product_route:
+        co_return co_await routes_.forward(
             std::move(req), std::move(r.param),
             [this, caller](const std::string& profile) -> std::optional<local_response> {
                 if (allowed(profile, *caller))
@@ -508,6 +529,13 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
     s.profiles = store_.profiles();
     s.on_demand_entries = store_.on_demand_count();
     s.held_requests = store_.changes().waiting();
+    const auto route_counts = routes_.stats();
+    for (const auto& r : cfg_.routes) {
+        const auto it = route_counts.find(r.name());
+        const route_stats st = it == route_counts.end() ? route_stats{} : it->second;
+        s.routes.push_back(
+            {r.name(), r.upstream, r.token, st.requests, st.errors, st.retried, st.last_latency});
+    }
     if (listener_info_) {
         auto info = listener_info_();
         s.listeners = std::move(info.listeners);

@@ -89,7 +89,7 @@ template <class Protocol>
 asio::awaitable<error_code> write_response(connection<Protocol>& c, local_response res,
                                            bool keep_alive, bool head,
                                            std::chrono::milliseconds timeout) {
-    const std::string header = reply_header(res, keep_alive);
+    const std::string header = reply_header(res, keep_alive, head);
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(header), head ? asio::const_buffer() : asio::buffer(res.body())};
     co_return co_await send_reply(c, buffers, timeout);
@@ -140,7 +140,8 @@ std::string header_refusal(const request_parser& parser) {
 // block over the limit), or a refusal of its header.
 struct read_outcome {
     error_code ec;
-    std::string refusal; // not empty: header_refusal()'s message; the body was not read
+    std::string refusal;        // not empty: header_refusal()'s message; the body was not read
+    std::size_t body_limit = 0; // the request's, once its header was read
 };
 
 // Reads the next request into `parser`, parsing the bytes already in `buffer` first.
@@ -152,10 +153,16 @@ struct read_outcome {
 // what is left of the limit. (Beast's own header_limit counts only the bytes of one put(), and a
 // put() consumes the complete fields it parsed, so fed in reads it would take headers of any
 // size; fed at once, it still lets the fields have the limit after the request line.)
+//
+// The body may take the limit local_api::body_limit() gives for the request's target (a route's
+// max_body_bytes, else server_limits::body_limit): a Content-Length above it is refused before any
+// byte of the body is read, a chunked body once it has grown past it (the parser's own limit,
+// the largest of them all, bounds what is read meanwhile).
 template <class Protocol>
 asio::awaitable<read_outcome> read_request(connection<Protocol>& c, beast::flat_buffer& buffer,
                                            request_parser& parser, std::size_t header_limit,
-                                           bool timed, std::chrono::milliseconds request_timeout) {
+                                           bool timed, std::chrono::milliseconds request_timeout,
+                                           local_api* api) {
     std::size_t header_taken = 0; // bytes of the header block the parser has consumed
     bool header_checked = false;
     read_outcome out;
@@ -175,7 +182,15 @@ asio::awaitable<read_outcome> read_request(connection<Protocol>& c, beast::flat_
                 out.refusal = header_refusal(parser);
                 if (!out.refusal.empty())
                     co_return out;
+                const local_request& req = parser.get();
+                out.body_limit = api->body_limit({req.target().data(), req.target().size()});
+                if (parser.content_length() && *parser.content_length() > out.body_limit) {
+                    ec = http::error::body_limit;
+                    co_return out;
+                }
             }
+            if (!ec && header_checked && parser.get().body().size() > out.body_limit)
+                ec = http::error::body_limit;
             if (ec || parser.is_done())
                 co_return out;
             if (in_header) {
@@ -311,7 +326,7 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
             break;
         request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-        parser.body_limit(limits.body_limit);
+        parser.body_limit(std::max(limits.body_limit, api.largest_body_limit()));
         parser.eager(true); // parse the body too as soon as its bytes are there
         // A kept-alive connection may then idle idle_timeout before the next request's first
         // byte, which starts request_timeout for the rest (at once when it is already here).
@@ -324,8 +339,9 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         // 10% more keep-alive requests/s with 64 clients; alone, a connection reads at once.
         if (!first && !pipelined && server->open_connections() > 1)
             co_await asio::post(c.socket.get_executor(), asio::use_awaitable);
-        const read_outcome got = co_await read_request(c, buffer, parser, limits.header_limit,
-                                                       first || pipelined, limits.request_timeout);
+        const read_outcome got =
+            co_await read_request(c, buffer, parser, limits.header_limit, first || pipelined,
+                                  limits.request_timeout, &api);
         first = false;
         const error_code& ec = got.ec;
         // The request as far as it was parsed, for the count of a refusal.
@@ -344,8 +360,11 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
             break;
         }
         if (ec == http::error::body_limit) {
-            co_await refuse(c, api.refusal(413, "request body over 64 KiB", partial),
-                            limits.request_timeout);
+            const std::size_t limit = got.body_limit != 0 ? got.body_limit : limits.body_limit;
+            co_await refuse(
+                c,
+                api.refusal(413, "request body over " + std::to_string(limit) + " bytes", partial),
+                limits.request_timeout);
             break;
         }
         if (ec) {

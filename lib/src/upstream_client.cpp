@@ -398,6 +398,12 @@ std::string serialise_request(const upstream_request& r, const upstream_url& url
         out += r.authorization;
         out += "\r\n";
     }
+    for (const auto& [name, value] : r.fields) {
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
     if (r.method != http::verb::get || !r.body.empty()) {
         out += "Content-Length: ";
         out += std::to_string(r.body.size());

@@ -434,6 +434,39 @@ response info_reply(mock_state& state, std::string_view path, const request& req
     return make_response(200, data_envelope(access_list_data, 200, tag));
 }
 
+// ---- /product/... (a product API for the daemon's routes, PRODUCT.md §11) ----
+
+// Any method on /product/echo/...: the bearer token is checked as for /info (a revoked one gets
+// 401), then the request comes back as JSON: {"method","target","headers":[[name,value],...],
+// "body"}, with X-Echo-Method; HEAD gets the same header block without a body.
+response product_reply(mock_state& state, const request& req, std::uint64_t request_id) {
+    const std::string_view bearer = bearer_token(req);
+    auto found = state.tokens.find(std::string(bearer));
+    if (bearer.empty() || found == state.tokens.end())
+        return error_response(401, "token not issued by this server", "NOT_AUTHORISED");
+    if (found->second.revoked)
+        return error_response(401, "token revoked", "NOT_AUTHORISED");
+    json::array headers;
+    for (const auto& f : req)
+        headers.push_back(json::array{std::string(f.name_string()), std::string(f.value())});
+    json::object echo{
+        {"method", std::string(req.method_string())},
+        {"target", std::string(req.target())},
+        {"headers", std::move(headers)},
+        {"body", req.body()},
+        {"requestId", request_id},
+        {"tokenRequestId", found->second.request_id},
+    };
+    response res = make_response(200, json::serialize(echo));
+    res.set("X-Echo-Method", std::string(req.method_string()));
+    res.set(http::field::connection, "keep-alive, X-Hop");
+    res.set("X-Hop", "named by Connection: never forwarded");
+    res.set("X-Tokend-Spoof", "a daemon header from upstream: never forwarded");
+    if (req.method() == http::verb::head)
+        res.body().clear();
+    return res;
+}
+
 // ---- routing ----
 
 response method_not_allowed(http::verb allowed) {
@@ -456,6 +489,8 @@ response normal_reply(mock_state& state, const request& req, std::uint64_t reque
             return method_not_allowed(http::verb::get);
         return info_reply(state, path, req, request_id);
     }
+    if (path.starts_with("/product/echo"))
+        return product_reply(state, req, request_id);
     return error_response(404, "no such endpoint: " + std::string(path), "NOT_FOUND");
 }
 

@@ -28,14 +28,15 @@ std::ostream& operator<<(std::ostream& out, path_problem p) {
 namespace {
 
 const st::route_kind all_routes[] = {
-    st::route_kind::tokens_list, st::route_kind::token_get, st::route_kind::products_token,
-    st::route_kind::info,        st::route_kind::status,    st::route_kind::metrics,
-    st::route_kind::healthz,     st::route_kind::readyz,    st::route_kind::whoami,
-    st::route_kind::status_page, st::route_kind::not_found,
+    st::route_kind::tokens_list, st::route_kind::token_get,     st::route_kind::products_token,
+    st::route_kind::info,        st::route_kind::status,        st::route_kind::metrics,
+    st::route_kind::healthz,     st::route_kind::readyz,        st::route_kind::whoami,
+    st::route_kind::status_page, st::route_kind::product_route, st::route_kind::not_found,
 };
 
 bool is_secret_route(st::route_kind k) {
-    return k == st::route_kind::token_get || k == st::route_kind::info;
+    return k == st::route_kind::token_get || k == st::route_kind::info ||
+           k == st::route_kind::product_route;
 }
 
 // A request that passes every check.
@@ -193,6 +194,26 @@ BOOST_AUTO_TEST_CASE(profile_names_are_percent_decoded) {
         BOOST_TEST_INFO(target);
         BOOST_CHECK_EQUAL(st::match_route("GET", target).kind, st::route_kind::not_found);
     }
+}
+
+BOOST_AUTO_TEST_CASE(product_routes_take_any_method_and_keep_the_target_below_v1_routes) {
+    for (const char* method : {"GET", "POST", "HEAD", "DELETE", "PUT", "PATCH", "OPTIONS"}) {
+        BOOST_TEST_INFO(method);
+        const auto m = st::match_route(method, "/v1/routes/stats/a/b?x=1&y=../z");
+        BOOST_TEST((m.kind == st::route_kind::product_route));
+        BOOST_TEST(m.method_allowed);
+        BOOST_TEST(m.param == "/stats/a/b?x=1&y=../z");
+    }
+    BOOST_TEST(st::match_route("GET", "/v1/routes/stats/").param == "/stats/");
+    // No route name, no slash after it, or a path that could leave the route's base.
+    for (const char* target :
+         {"/v1/routes/", "/v1/routes/stats", "/v1/routes//x", "/v1/routes/stats/../x",
+          "/v1/routes/stats/a%2Fb", "/v1/routes/../tokens/x", "/v1/routesx/stats/"}) {
+        BOOST_TEST_INFO(target);
+        BOOST_TEST((st::match_route("GET", target).kind == st::route_kind::not_found));
+    }
+    BOOST_TEST(st::target_path_problem("/v1/routes/stats/%2e%2e/x") != st::path_problem::none);
+    BOOST_TEST(std::string(st::route_label(st::route_kind::product_route)) == "/v1/routes/*");
 }
 
 BOOST_AUTO_TEST_CASE(info_keeps_the_rest_of_the_path_and_the_query) {

@@ -99,6 +99,16 @@ std::string render_status_json(const status_snapshot& s) {
     }
     data["profiles"] = std::move(profiles);
     data["onDemandEntries"] = s.on_demand_entries;
+    json::array routes;
+    for (const auto& r : s.routes)
+        routes.emplace_back(json::object{{"name", r.name},
+                                         {"upstream", r.upstream},
+                                         {"profile", r.profile},
+                                         {"requests", r.requests},
+                                         {"errors", r.errors},
+                                         {"retried", r.retried},
+                                         {"lastLatencyMs", r.last_latency.count() / 1000.0}});
+    data["routes"] = std::move(routes);
     json::array listeners;
     for (const auto& l : s.listeners)
         listeners.emplace_back(l);
@@ -141,6 +151,29 @@ std::string render_metrics(const status_snapshot& s) {
                std::to_string(p.failures_total) + "\n";
         out += "synergy_tokend_token_refreshes_total" + l + "rejected\"} " +
                std::to_string(p.rejections_total) + "\n";
+    }
+
+    if (!s.routes.empty()) {
+        header(out, "synergy_tokend_route_requests_total", "counter",
+               "Requests forwarded by product API route.");
+        for (const auto& r : s.routes)
+            out += "synergy_tokend_route_requests_total{route=\"" + label(r.name) + "\"} " +
+                   std::to_string(r.requests) + "\n";
+        header(out, "synergy_tokend_route_errors_total", "counter",
+               "Route requests the daemon answered itself (502, 503, 504).");
+        for (const auto& r : s.routes)
+            out += "synergy_tokend_route_errors_total{route=\"" + label(r.name) + "\"} " +
+                   std::to_string(r.errors) + "\n";
+        header(out, "synergy_tokend_route_retries_total", "counter",
+               "Route requests retried once with a refreshed token.");
+        for (const auto& r : s.routes)
+            out += "synergy_tokend_route_retries_total{route=\"" + label(r.name) + "\"} " +
+                   std::to_string(r.retried) + "\n";
+        header(out, "synergy_tokend_route_last_latency_seconds", "gauge",
+               "The last route exchange's duration.");
+        for (const auto& r : s.routes)
+            out += "synergy_tokend_route_last_latency_seconds{route=\"" + label(r.name) + "\"} " +
+                   std::to_string(static_cast<double>(r.last_latency.count()) / 1e6) + "\n";
     }
 
     header(out, "synergy_tokend_on_demand_entries", "gauge", "Tokens in the on-demand cache.");

@@ -26,7 +26,8 @@ policy_verdict check_request(const request_facts& facts, route_kind route,
         return policy_verdict::bad_host;
     if (facts.has_origin || facts.has_x_forwarded_for || facts.has_forwarded)
         return policy_verdict::proxied;
-    const bool secret_route = route == route_kind::token_get || route == route_kind::info;
+    const bool secret_route = route == route_kind::token_get || route == route_kind::info ||
+                              route == route_kind::product_route;
     if (require_request_header && secret_route &&
         (!facts.tokend_request || *facts.tokend_request != "1"))
         return policy_verdict::missing_request_header;

@@ -178,6 +178,18 @@ route match_route(std::string_view method, std::string_view target) {
         r.param = std::string(target.substr(info_prefix.size() - 1)); // keeps "/..." and query
         return r;
     }
+    // Any method: the product API decides what it takes. The route's name is one segment.
+    constexpr std::string_view routes_prefix = "/v1/routes/";
+    if (path.starts_with(routes_prefix)) {
+        const std::string_view below = path.substr(routes_prefix.size());
+        const auto slash = below.find('/');
+        if (slash == 0 || slash == std::string_view::npos ||
+            forwarded_path_problem(path.substr(routes_prefix.size() - 1)) != path_problem::none)
+            return r;
+        r.kind = route_kind::product_route;
+        r.param = std::string(target.substr(routes_prefix.size() - 1)); // "/stats/x?a=1"
+        return r;
+    }
     return r;
 }
 
@@ -296,6 +308,8 @@ const char* route_label(route_kind kind) {
         return "/readyz";
     case route_kind::whoami:
         return "/v1/whoami";
+    case route_kind::product_route:
+        return "/v1/routes/*";
     case route_kind::not_found:
         return "other";
     }

@@ -35,8 +35,9 @@ local_response failure_response(const serve_result& served);
 // otherwise), Content-Length of its body; returns its header block: the status line (the status
 // as a number; a status Beast has no name for gets the reason phrase set on `res`, or none), the
 // fields in their order, and the empty line. The body is sent as it is, after it (or not at all
-// for HEAD, Content-Length staying the GET reply's).
-std::string reply_header(local_response& res, bool keep_alive);
+// for HEAD, Content-Length staying the GET reply's: with `head`, a Content-Length already set on
+// `res` is kept, as a forwarded HEAD reply has it).
+std::string reply_header(local_response& res, bool keep_alive, bool head = false);
 
 // The complete reply, header (as reply_header() makes it) and body in one string: for replies
 // serialised once and sent many times.

@@ -54,6 +54,7 @@
 #include "synergy_tokend/metrics.hpp"
 #include "synergy_tokend/peer_identity.hpp"
 #include "synergy_tokend/request_policy.hpp"
+#include "synergy_tokend/route_proxy.hpp"
 #include "synergy_tokend/router.hpp"
 
 namespace synergy_tokend {
@@ -99,6 +100,13 @@ public:
     }
 
     wall_clock::time_point started_at() const { return started_at_; }
+
+    // The largest body a request to `target` may have: its route's max_body_bytes for a product
+    // API route (PRODUCT.md §11), else 64 KiB (local_server.hpp).
+    std::size_t body_limit(std::string_view target) const;
+    // The largest of every body_limit(): what the server's parser is given before the target is
+    // known.
+    std::size_t largest_body_limit() const;
 
     // The uid → name and groups cache of the listeners' callers; cleared on reload (SIGHUP).
     account_cache& accounts() { return accounts_; }
@@ -148,6 +156,7 @@ private:
     token_store& store_;
     upstream_client& upstream_;
     info_proxy info_;
+    route_proxy routes_;
     wall_clock::time_point started_at_;
     request_counters counters_; // by_route_code; the proxy counts its own outcomes
 

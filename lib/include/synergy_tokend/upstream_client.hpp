@@ -27,6 +27,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -73,6 +75,9 @@ struct upstream_request {
     std::string content_type;
     std::string authorization; // full header value; never logged
     std::string accept;
+    // Further fields sent as they are, after the ones above (a route's forwarded headers); the
+    // caller keeps out the ones serialise sets itself (Host, Content-Length, ...).
+    std::vector<std::pair<std::string, std::string>> fields;
 };
 
 struct upstream_result {
@@ -96,6 +101,7 @@ public:
     upstream_stats stats() const;
     const latency_histogram& latency() const { return latency_; }
     const upstream_url& url() const { return url_; }
+    boost::asio::any_io_executor executor() const { return ex_; }
 
     // Closes idle connections and fails later sends with shutting_down.
     void shutdown();

@@ -25,6 +25,17 @@ struct request_counters {
     std::map<std::string, std::uint64_t> access_denied;  // refused callers, by profile (§9)
 };
 
+// One product API route as /status and /metrics show it (PRODUCT.md §11): counts, no header value.
+struct route_view {
+    std::string name; // the prefix without its slashes
+    std::string upstream;
+    std::string profile;
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0; // answered by the daemon (502/503/504), not by upstream
+    std::uint64_t retried = 0;
+    std::chrono::microseconds last_latency{0};
+};
+
 struct status_snapshot {
     std::string version;
     wall_clock::time_point started_at;
@@ -34,6 +45,7 @@ struct status_snapshot {
     latency_histogram upstream_latency;
     std::vector<profile_view> profiles;
     std::size_t on_demand_entries = 0;
+    std::vector<route_view> routes;
     std::vector<std::string> listeners;
     std::size_t open_connections = 0;
     std::size_t held_requests = 0; // change waits held (GET /v1/tokens/{name}?wait=)

@@ -17,6 +17,7 @@ enum class route_kind {
     healthz,        // GET /healthz
     readyz,         // GET /readyz
     whoami,         // GET /v1/whoami
+    product_route,  // any method /v1/routes/{name}/... (PRODUCT.md §11)
     not_found,
 };
 
@@ -25,7 +26,8 @@ struct route {
     bool method_allowed = true; // false: the path exists but not for this method (405)
     const char* allow = "";     // the method the path takes, for the Allow header
     std::string param;          // token_get: the profile name (percent-decoded);
-                                // info: the path below /v1/info with its query ("/scopes/x?a=1")
+                                // info: the path below /v1/info with its query ("/scopes/x?a=1");
+                                // product_route: the target below /v1/routes ("/stats/x?a=1")
 };
 
 // The route's label in metrics: "/v1/tokens/{name}", "/v1/info/*", "other", ...
