@@ -76,11 +76,13 @@ asio::awaitable<st::redis_result> run_one(st::redis_client* client, std::vector<
     co_return r;
 }
 
-st::redis_result ask(const std::string& url, std::chrono::milliseconds timeout = 1000ms) {
+st::redis_result ask(const std::string& url, std::chrono::milliseconds timeout = 1000ms,
+                     const std::string& ca_file = "") {
     asio::io_context io;
     st::shared_cache_config cfg;
     cfg.url = url;
     cfg.endpoint = st::parse_redis_url(url).endpoint;
+    cfg.ca_file = ca_file;
     st::redis_client client(io.get_executor(), cfg, "");
     std::vector<std::string> args{"GET", "tokend:x"};
     auto f = asio::co_spawn(io, run_one(&client, args, timeout), asio::use_future);
@@ -132,6 +134,35 @@ BOOST_AUTO_TEST_CASE(a_silent_peer_times_out_at_the_deadline) {
 
 BOOST_AUTO_TEST_CASE(nothing_listening_is_a_connect_failure) {
     BOOST_TEST((ask("redis://127.0.0.1:1").ec == st::redis_errc::connect_failed));
+}
+
+BOOST_AUTO_TEST_CASE(rediss_verifies_the_peer_against_ca_file) {
+    mock_upstream mock; // for its certificates: localhost and 127.0.0.1, signed by ca.pem
+    const std::string dir = mock.ca_file().substr(0, mock.ca_file().rfind('/'));
+    temp_dir work;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    const std::string port = std::to_string(ntohs(addr.sin_port));
+    const std::string log = work.file("redis.log");
+    process redis({"/usr/bin/redis-server", "--port", "0", "--bind", "127.0.0.1", "--tls-port",
+                   port, "--tls-cert-file", dir + "/server.pem", "--tls-key-file",
+                   dir + "/server-key.pem", "--tls-ca-cert-file", mock.ca_file(),
+                   "--tls-auth-clients", "no", "--save", "", "--dir", work.path()},
+                  log, log + ".err");
+    BOOST_REQUIRE(wait_for_line(log, "Ready to accept connections", 10s));
+    const std::string url = "rediss://127.0.0.1:" + port;
+    const auto good = ask(url, 2000ms, mock.ca_file());
+    BOOST_REQUIRE_MESSAGE(good.ok(), good.ec.message() << " " << good.detail);
+    BOOST_TEST((good.reply.type == st::redis_reply::kind::nil));
+    const auto wrong = ask(url, 2000ms, mock.untrusted_ca_file());
+    BOOST_TEST((wrong.ec == st::redis_errc::tls_failed));
+    BOOST_TEST(wrong.detail.find("certificate verify failed") != std::string::npos, wrong.detail);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
