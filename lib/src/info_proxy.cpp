@@ -119,6 +119,10 @@ asio::awaitable<local_response> info_proxy::forward(local_request req, std::stri
         serve_result fresh =
             co_await store_.get_replacing(profile, attached, res.response.result_int());
         if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
+            // A reload while waiting for the replacement may have given the profile a rule.
+            if (admit)
+                if (auto refusal = admit(profile))
+                    co_return std::move(*refusal);
             ++outcomes_["retried_with_new_token"];
             up = info_request(headers, target, "Bearer " + fresh.token.token);
             res = co_await upstream_.send(std::move(up));

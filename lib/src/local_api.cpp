@@ -473,6 +473,8 @@ asio::awaitable<local_response> local_api::products_token(std::string body, lazy
         if (cfg_.on_demand.allow && !may_read(cfg_.on_demand.allow, caller->get()))
             co_return refuse_caller(caller->get(), "on_demand");
         served = co_await store_.get_on_demand(std::move(parsed.value));
+        if (cfg_.on_demand.allow && !may_read(cfg_.on_demand.allow, caller->get()))
+            co_return refuse_caller(caller->get(), "on_demand"); // a rule a reload added
     } else {
         co_return make_error_response(
             404, "no token profile matches this request, and on_demand.enabled is false");

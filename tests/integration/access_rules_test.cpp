@@ -72,6 +72,44 @@ struct fixture {
     const as_user team_member{other_uid, other_uid, {other_uid, team_gid}};
 };
 
+// How many lines of `log` contain `needle`.
+std::size_t lines_with(const std::string& log, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
+// Writes `cfg` as the daemon's config, sends SIGHUP and waits for the reload to be logged.
+void reload_with(tokend_daemon& daemon, const json::object& cfg) {
+    const std::size_t before = lines_with(daemon.log(), "configuration reloaded");
+    write_file(daemon.config_path(), json::serialize(cfg));
+    daemon.proc().signal(SIGHUP);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (lines_with(daemon.log(), "configuration reloaded") == before &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    BOOST_REQUIRE_GT(lines_with(daemon.log(), "configuration reloaded"), before);
+}
+
+// Waits until the mock has seen more than `count` token requests.
+void wait_for_token_requests(mock_upstream& mock, std::int64_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (mock.counter("token_requests") <= count && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    BOOST_REQUIRE_GT(mock.counter("token_requests"), count);
+}
+
+void wait_until_ready(tokend_daemon& daemon) {
+    http_call readyz;
+    readyz.target = "/readyz";
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (http_request(daemon.tcp(), readyz).status != 200 &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    BOOST_REQUIRE_EQUAL(http_request(daemon.tcp(), readyz).status, 200u);
+}
+
 bool skip_unless_root() {
     if (::geteuid() == 0)
         return false;
@@ -298,6 +336,66 @@ BOOST_AUTO_TEST_CASE(a_rule_changed_by_sighup_applies_to_new_connections) {
     BOOST_TEST(request_as(f.other_user, f.daemon.tcp(), token_call("stats")).status == 200u);
     BOOST_TEST(request_as(f.stats_user, f.daemon.tcp(), token_call("stats")).status == 403u);
     BOOST_TEST(f.mock.counter("token_requests") == before); // same token: no new fetch
+}
+
+// The rule is checked again after every wait: a reload during a drop-in request's upstream fetch
+// that gives on_demand a rule refuses the caller the token fetched for it.
+BOOST_AUTO_TEST_CASE(a_rule_added_while_a_drop_in_request_waits_refuses_it) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    wait_until_ready(f.daemon);
+    auto cfg = json::parse(read_file(f.daemon.config_path())).as_object();
+    cfg["on_demand"] = json::object{{"enabled", true}};
+    reload_with(f.daemon, cfg);
+
+    const std::int64_t before = f.mock.counter("token_requests");
+    f.mock.fault(R"({"mode":"delay","delay_ms":1500,"endpoint":"token","count":1})");
+    http_call drop_in;
+    drop_in.method = "POST";
+    drop_in.target = "/v1/products/token";
+    drop_in.headers["Content-Type"] = "application/json";
+    drop_in.body = R"({"userIdentityToken":"test-identity-token-0001","product":"synergy-stats",)"
+                   R"("customerId":"999"})"; // no profile: on demand
+    http_reply reply;
+    std::thread caller([&] { reply = request_as(f.other_user, f.daemon.tcp(), drop_in); });
+    wait_for_token_requests(f.mock, before); // the fetch for it is under way
+    cfg["on_demand"].as_object()["allow"] =
+        json::parse(R"({"users":[)" + std::to_string(stats_uid) + "]}");
+    reload_with(f.daemon, cfg);
+    caller.join();
+    BOOST_TEST(reply.status == 403u); // the body is not printed: it may hold a token
+    BOOST_TEST(error_message(reply).find("on_demand") != std::string::npos);
+    BOOST_TEST(reply.body.find("token\":") == std::string::npos);
+}
+
+// The same for /v1/info's retry: upstream refuses the token, the daemon waits for its
+// replacement, a reload meanwhile gives the profile a rule that excludes the caller: 403, and the
+// request is not sent again with the new token.
+BOOST_AUTO_TEST_CASE(a_rule_added_while_info_waits_for_a_replacement_refuses_the_retry) {
+    if (skip_unless_root())
+        return;
+    fixture f;
+    wait_until_ready(f.daemon);
+    http_call info;
+    info.target = "/v1/info/scopes/authorized";
+    info.headers["X-Tokend-Request"] = "1";
+    info.headers["X-Token-Name"] = "open";
+    BOOST_REQUIRE_EQUAL(request_as(f.other_user, f.daemon.tcp(), info).status, 200u);
+
+    f.mock.control("POST", "/control/revoke"); // the next /info answers 401
+    const std::int64_t before = f.mock.counter("token_requests");
+    f.mock.fault(R"({"mode":"delay","delay_ms":1500,"endpoint":"token","count":1})");
+    http_reply reply;
+    std::thread caller([&] { reply = request_as(f.other_user, f.daemon.tcp(), info); });
+    wait_for_token_requests(f.mock, before); // the replacement is being fetched
+    auto cfg = json::parse(read_file(f.daemon.config_path())).as_object();
+    cfg["tokens"].as_array()[2].as_object()["allow"] =
+        json::parse(R"({"users":[)" + std::to_string(stats_uid) + "]}");
+    reload_with(f.daemon, cfg);
+    caller.join();
+    BOOST_TEST(reply.status == 403u, reply.body);
+    BOOST_TEST(error_message(reply).find("profile \"open\"") != std::string::npos, reply.body);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
