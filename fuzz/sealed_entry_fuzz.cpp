@@ -47,9 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!r.entry.has_value());
         return 0;
     }
-    const std::string token = "tok-" + std::string(rest);
+    // Tokens come from upstream's parsed JSON: valid UTF-8 (JWTs are ASCII), as sealing requires.
+    std::string token = "tok-";
+    for (char ch : rest)
+        token += static_cast<char>(0x21 + static_cast<unsigned char>(ch) % 94);
     using namespace std::chrono_literals;
-    const st::shared_entry entry{token, std::string(rest.substr(0, rest.size() / 2)),
+    const st::shared_entry entry{token, token.substr(0, token.size() / 2),
                                  st::wall_clock::time_point(1'700'000'000'000ms),
                                  st::wall_clock::time_point(1'700'000'003'000ms)};
     const std::string sealed = st::seal_entry(keys(), name, entry);

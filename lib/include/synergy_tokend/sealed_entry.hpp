@@ -51,7 +51,9 @@ struct shared_entry {
     friend bool operator==(const shared_entry&, const shared_entry&) = default;
 };
 
-// The sealed bytes (binary). Throws std::runtime_error only when OpenSSL fails.
+// The sealed bytes (binary). The token and its type must be valid UTF-8 (they come from
+// upstream's parsed JSON), else the entry does not unseal. Throws std::runtime_error only when
+// OpenSSL fails.
 std::string seal_entry(const shared_keys& keys, std::string_view key_name,
                        const shared_entry& entry);
 
