@@ -531,6 +531,7 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
     s.profiles = store_.profiles();
     s.on_demand_entries = store_.on_demand_count();
     s.held_requests = store_.changes().waiting();
+    s.shared_cache = store_.shared_view();
     const auto route_counts = routes_.stats();
     for (const auto& r : cfg_.routes) {
         const auto it = route_counts.find(r.name());

@@ -249,6 +249,19 @@ BOOST_AUTO_TEST_CASE(redis_killed_mid_run_falls_back_once_and_sharing_resumes) {
     serve_all(fleet, 1, 4s);
     for (auto& d : fleet)
         BOOST_CHECK_EQUAL(count_in(d->log(), "falling back to per-host fetches"), 1u);
+    // /status and /metrics say so, and name Redis without a password.
+    http_call status;
+    status.target = "/status";
+    const auto down = http_request(fleet[0]->tcp(), status).json().at("data").at("sharedCache");
+    BOOST_TEST(std::string(down.at("state").as_string()) == "fallback");
+    BOOST_TEST(down.at("fallbacks").to_number<long long>() == 1);
+    BOOST_TEST(!down.at("lastError").is_null());
+    BOOST_TEST(std::string(down.at("url").as_string()).rfind("redis://", 0) == 0);
+    http_call metrics;
+    metrics.target = "/metrics";
+    BOOST_TEST(
+        http_request(fleet[0]->tcp(), metrics).body.find("synergy_tokend_shared_cache_up 0") !=
+        std::string::npos);
     redis.restart();
     for (auto& d : fleet)
         BOOST_CHECK(wait_for_line(d->log_path(), "answers again; sharing tokens", 5s));
@@ -261,6 +274,13 @@ BOOST_AUTO_TEST_CASE(redis_killed_mid_run_falls_back_once_and_sharing_resumes) {
     BOOST_CHECK_LE(shared_calls, 7);
     for (auto& d : fleet)
         BOOST_CHECK_EQUAL(count_in(d->log(), "falling back to per-host fetches"), 1u);
+    long long hits = 0;
+    for (auto& d : fleet) {
+        const auto up = http_request(d->tcp(), status).json().at("data").at("sharedCache");
+        BOOST_TEST(std::string(up.at("state").as_string()) == "sharing");
+        hits += up.at("hits").to_number<long long>();
+    }
+    BOOST_TEST(hits > 0); // hosts served the fleet's entries
 }
 
 BOOST_AUTO_TEST_CASE(another_identity_gets_its_own_token_and_an_altered_entry_is_refused) {

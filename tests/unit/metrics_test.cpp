@@ -277,6 +277,43 @@ BOOST_AUTO_TEST_CASE(without_request_counters_no_empty_families_dangle) {
     BOOST_TEST(text.find("synergy_tokend_http_requests_total") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_shared_cache_is_shown_only_when_configured) {
+    sample_snapshot snap;
+    BOOST_TEST(render_metrics(snap.s).find("shared_cache") == std::string::npos);
+    BOOST_TEST(boost::json::parse(render_status_json(snap.s)).at("sharedCache").is_null());
+
+    shared_cache_view c;
+    c.url = "rediss://redis.internal:6380/0";
+    c.state = shared_state::fallback;
+    c.last_error = "connect: Connection refused";
+    c.hits = 12;
+    c.lease_wins = 3;
+    c.fallbacks = 1;
+    c.errors = 2;
+    c.rejected_entries = 4;
+    c.commands = 40;
+    snap.s.shared_cache = c;
+    const std::string text = render_metrics(snap.s);
+    for (const auto& p : format_problems(text))
+        BOOST_ERROR(p);
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_up") == "0");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_hits_total") == "12");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_lease_wins_total") == "3");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_fallbacks_total") == "1");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_errors_total") == "2");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_rejected_entries_total") == "4");
+    BOOST_TEST(sample_value(text, "synergy_tokend_shared_cache_commands_total") == "40");
+
+    const auto shared = boost::json::parse(render_status_json(snap.s)).at("sharedCache");
+    BOOST_TEST(shared.at("url").as_string() == "rediss://redis.internal:6380/0");
+    BOOST_TEST(shared.at("state").as_string() == "fallback");
+    BOOST_TEST(shared.at("lastError").as_string() == "connect: Connection refused");
+    BOOST_TEST(shared.at("hits").to_number<long long>() == 12);
+    BOOST_TEST(shared.at("leaseWins").to_number<long long>() == 3);
+    BOOST_TEST(shared.at("fallbacks").to_number<long long>() == 1);
+    BOOST_TEST(shared.at("rejectedEntries").to_number<long long>() == 4);
+}
+
 BOOST_AUTO_TEST_CASE(status_json_is_valid_and_complete) {
     const sample_snapshot snap;
     const std::string text = render_status_json(snap.s);

@@ -109,6 +109,21 @@ std::string render_status_json(const status_snapshot& s) {
                                          {"retried", r.retried},
                                          {"lastLatencyMs", r.last_latency.count() / 1000.0}});
     data["routes"] = std::move(routes);
+    if (s.shared_cache) {
+        const shared_cache_view& c = *s.shared_cache;
+        data["sharedCache"] = json::object{
+            {"url", c.url},
+            {"state", to_string(c.state)},
+            {"lastError", c.last_error.empty() ? json::value(nullptr) : json::value(c.last_error)},
+            {"hits", c.hits},
+            {"leaseWins", c.lease_wins},
+            {"fallbacks", c.fallbacks},
+            {"errors", c.errors},
+            {"rejectedEntries", c.rejected_entries},
+            {"commands", c.commands}};
+    } else {
+        data["sharedCache"] = nullptr;
+    }
     json::array listeners;
     for (const auto& l : s.listeners)
         listeners.emplace_back(l);
@@ -174,6 +189,35 @@ std::string render_metrics(const status_snapshot& s) {
         for (const auto& r : s.routes)
             out += "synergy_tokend_route_last_latency_seconds{route=\"" + label(r.name) + "\"} " +
                    std::to_string(static_cast<double>(r.last_latency.count()) / 1e6) + "\n";
+    }
+
+    if (s.shared_cache) {
+        const shared_cache_view& c = *s.shared_cache;
+        header(
+            out, "synergy_tokend_shared_cache_up", "gauge",
+            "1 while tokens are shared through Redis, 0 while falling back to per-host fetches.");
+        out += std::string("synergy_tokend_shared_cache_up ") +
+               (c.state == shared_state::sharing ? "1" : "0") + "\n";
+        const std::pair<const char*, std::uint64_t> counts[] = {
+            {"hits", c.hits},
+            {"lease_wins", c.lease_wins},
+            {"fallbacks", c.fallbacks},
+            {"errors", c.errors},
+            {"rejected_entries", c.rejected_entries},
+            {"commands", c.commands}};
+        static const char* const help[] = {
+            "Token attempts answered by a shared entry, without an upstream call.",
+            "Leases this host took to fetch for the fleet.",
+            "Changes from sharing to per-host fetches.",
+            "Redis commands that failed (connect, timeout, garbage, unexpected reply).",
+            "Shared entries rejected: failed authentication or decoding.",
+            "Redis commands sent."};
+        for (std::size_t i = 0; i < std::size(counts); ++i) {
+            const std::string name =
+                std::string("synergy_tokend_shared_cache_") + counts[i].first + "_total";
+            header(out, name.c_str(), "counter", help[i]);
+            out += name + " " + std::to_string(counts[i].second) + "\n";
+        }
     }
 
     header(out, "synergy_tokend_on_demand_entries", "gauge", "Tokens in the on-demand cache.");

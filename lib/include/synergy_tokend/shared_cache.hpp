@@ -29,19 +29,6 @@
 
 namespace synergy_tokend {
 
-// What /status and /metrics show of the shared cache.
-struct shared_cache_view {
-    std::string url; // as configured: it never holds a password
-    shared_state state = shared_state::sharing;
-    std::string last_error;
-    std::uint64_t hits = 0;
-    std::uint64_t lease_wins = 0;
-    std::uint64_t fallbacks = 0;
-    std::uint64_t errors = 0;
-    std::uint64_t rejected_entries = 0;
-    std::uint64_t commands = 0;
-};
-
 struct shared_read {
     read_outcome outcome = read_outcome::none;
     std::optional<shared_entry> entry;

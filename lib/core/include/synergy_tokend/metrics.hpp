@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "synergy_tokend/clock.hpp"
 #include "synergy_tokend/profile_view.hpp"
+#include "synergy_tokend/shared_cache_policy.hpp"
 #include "synergy_tokend/upstream_stats.hpp"
 
 namespace synergy_tokend {
@@ -49,6 +51,7 @@ struct status_snapshot {
     std::vector<std::string> listeners;
     std::size_t open_connections = 0;
     std::size_t held_requests = 0; // change waits held (GET /v1/tokens/{name}?wait=)
+    std::optional<shared_cache_view> shared_cache; // set when shared_cache is configured
     const request_counters* requests = nullptr;
 };
 

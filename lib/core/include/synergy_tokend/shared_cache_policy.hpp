@@ -97,6 +97,19 @@ private:
 enum class shared_state { sharing, fallback };
 const char* to_string(shared_state s);
 
+// What /status and /metrics show of the shared cache.
+struct shared_cache_view {
+    std::string url; // as configured: it never holds a password
+    shared_state state = shared_state::sharing;
+    std::string last_error;
+    std::uint64_t hits = 0;
+    std::uint64_t lease_wins = 0;
+    std::uint64_t fallbacks = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t rejected_entries = 0;
+    std::uint64_t commands = 0;
+};
+
 struct shared_link {
     static constexpr std::chrono::milliseconds retry_after{1000};
 
