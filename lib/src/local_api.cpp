@@ -539,6 +539,8 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
         s.routes.push_back(
             {r.name(), r.upstream, r.token, st.requests, st.errors, st.retried, st.last_latency});
     }
+    if (sink_counts_)
+        s.sink_writes = sink_counts_();
     if (listener_info_) {
         auto info = listener_info_();
         s.listeners = std::move(info.listeners);

@@ -21,6 +21,7 @@
 #include "synergy_tokend/log.hpp"
 #include "synergy_tokend/reload_plan.hpp"
 #include "synergy_tokend/service_notifier.hpp"
+#include "synergy_tokend/token_sinks.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
 
@@ -73,6 +74,7 @@ private:
     std::unique_ptr<upstream_client> upstream_;
     std::unique_ptr<token_store> store_;
     std::unique_ptr<local_api> api_;
+    std::unique_ptr<token_sinks> sinks_;
     std::unique_ptr<local_server> server_;
     asio::signal_set stop_signals_{io_, SIGTERM, SIGINT};
     asio::signal_set hup_{io_, SIGHUP};
@@ -127,6 +129,13 @@ int daemon_service::run() {
         return exit_code::failure;
     }
     api_ = std::make_unique<local_api>(config_, *store_, *upstream_);
+    sinks_ = std::make_unique<token_sinks>(io_.get_executor(), *store_, config_);
+    api_->set_sink_counts([this] {
+        std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> out;
+        for (const auto& [name, c] : sinks_->counts())
+            out[name] = {c.writes, c.failures};
+        return out;
+    });
     server_ = std::make_unique<local_server>(io_.get_executor(), config_.listen, *api_);
     if (auto problem = server_->open(); !problem.empty()) {
         log::error("service", "cannot start: " + problem);
@@ -142,6 +151,7 @@ int daemon_service::run() {
     trim_heap_periodically();
     store_->on_fetch_end([this] { update_status(); });
     store_->start([this] { on_ready(); });
+    sinks_->start();
     startup_.expires_after(config_.service.startup_timeout);
     startup_.async_wait([this](const error_code& ec) {
         if (!ec && !ready_) {
@@ -245,6 +255,7 @@ void daemon_service::reload() {
         config next = std::move(plan.apply);
         const auto counts = store_->reload(next);
         config_ = std::move(next);
+        sinks_->reload();
         log::set_level(config_.log);
         log::info("service", "configuration reloaded: " + std::to_string(config_.tokens.size()) +
                                  " token profile(s), " + std::to_string(counts.kept) +

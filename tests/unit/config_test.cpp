@@ -221,6 +221,30 @@ const std::vector<invalid_case> invalid_cases = {
      "expected at most listen.max_connections (10)"},
     {R"({"listen":{"request_timeout_s":0}})", "listen.request_timeout_s", "from 1"},
     {R"({"listen":{"keepalive_idle_s":"60"}})", "listen.keepalive_idle_s", "seconds"},
+    // File sinks.
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/etc/a.token"}}]})",
+     "tokens[0].sink.path", "expected a path under the runtime or state directory"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend"}}]})",
+     "tokens[0].sink.path", "under the runtime or state directory"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/../x"}}]})",
+     "tokens[0].sink.path", "without . or .. segments"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"a.token"}}]})",
+     "tokens[0].sink.path", "absolute"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/tokend.sock"}}]})",
+     "tokens[0].sink.path", "not the daemon's socket"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"mode":"0640"}}]})",
+     "tokens[0].sink.path", "missing"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/a","mode":"640x"}}]})",
+     "tokens[0].sink.mode", "octal"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/a","mode":"0040"}}]})",
+     "tokens[0].sink.mode", "let the owner read"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/a","format":"yaml"}}]})",
+     "tokens[0].sink.format", "\"token\" or \"json\""},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":"/run/synergy-tokend/a"}]})",
+     "tokens[0].sink", "expected an object"},
+    {R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/run/synergy-tokend/a"}},)"
+     R"({"name":"b","product":"p","customer_id":"2","sink":{"path":"/run/synergy-tokend/a"}}]})",
+     "tokens[1].sink.path", "tokens[0].sink.path names it too"},
     // Profiles.
     {R"({"tokens":{}})", "tokens", "expected an array"},
     {R"({"tokens":["stats"]})", "tokens[0]", "expected an object"},
@@ -671,6 +695,27 @@ BOOST_AUTO_TEST_CASE(max_waits_defaults_to_half_of_max_connections) {
                                         std::string(one_token) + "]}");
     BOOST_TEST_REQUIRE(given.ok(), joined(given.errors));
     BOOST_TEST(given.value.listen.max_waits == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(sinks_may_go_under_the_state_dir_the_socket_dir_or_runtime_directory) {
+    ::setenv("RUNTIME_DIRECTORY", "/tmp/rt-a:/tmp/rt-b", 1);
+    const auto r = st::parse_config(
+        R"({"state":{"dir":"/srv/state"},"listen":{"unix":"/srv/sock/t.sock"},"tokens":[)"
+        R"({"name":"a","product":"p","customer_id":"1","sink":{"path":"/srv/state/a"}},)"
+        R"({"name":"b","product":"p","customer_id":"2","sink":{"path":"/srv/sock/b","mode":"0600","format":"json"}},)"
+        R"({"name":"c","product":"p","customer_id":"3","sink":{"path":"/tmp/rt-b/sub/c"}},)"
+        R"({"name":"d","product":"p","customer_id":"4","sink":{"path":"/var/lib/synergy-tokend/d"}}]})");
+    ::unsetenv("RUNTIME_DIRECTORY");
+    BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+    BOOST_TEST_REQUIRE(r.value.tokens[1].sink.has_value());
+    BOOST_TEST(r.value.tokens[0].sink->mode == 0640u);
+    BOOST_TEST((r.value.tokens[0].sink->fmt == st::sink_config::format::token));
+    BOOST_TEST(r.value.tokens[1].sink->mode == 0600u);
+    BOOST_TEST((r.value.tokens[1].sink->fmt == st::sink_config::format::json));
+    BOOST_TEST(r.value.tokens[2].sink->path == "/tmp/rt-b/sub/c");
+    const auto outside = st::parse_config(
+        R"({"tokens":[{"name":"a","product":"p","customer_id":"1","sink":{"path":"/tmp/rt-a/x"}}]})");
+    BOOST_TEST(has_error_at(outside, "tokens[0].sink.path"));
 }
 
 BOOST_AUTO_TEST_CASE(log_level_names) {

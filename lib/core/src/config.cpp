@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
@@ -376,6 +377,9 @@ private:
                       std::optional<std::vector<std::string>>& out);
     void parse_refresh(const json::value& v, const std::string& path);
     void parse_on_demand(const json::value& v, const std::string& path);
+    void parse_sink(const json::value& v, const std::string& path, std::optional<sink_config>& out);
+    // Whether sink paths lie under the runtime or state directory; once every key is read.
+    void check_sink_paths();
     void parse_allow(const json::value& v, const std::string& path,
                      std::optional<access_rule>& out);
     void parse_ids(const json::value& v, const std::string& path, bool users,
@@ -403,6 +407,8 @@ private:
     // Per route (in cfg_.routes order): its key path and whether its upstream is http://.
     std::vector<std::pair<std::string, bool>> route_facts_;
     bool max_waits_given_ = false;
+    // Per profile with a sink (index in cfg_.tokens): the sink's key path.
+    std::vector<std::pair<std::size_t, std::string>> sink_paths_;
 };
 
 void config_parser::fail(const std::string& path, std::string_view what) {
@@ -1131,6 +1137,12 @@ void config_parser::parse_profile(const json::value& v, const std::string& path)
                  [&](const auto& v, const auto& p) {
                      parse_allow(v, p, profile.allow);
                  }},
+                {"sink",
+                 [&](const auto& v, const auto& p) {
+                     parse_sink(v, p, profile.sink);
+                     if (profile.sink)
+                         sink_paths_.emplace_back(cfg_.tokens.size(), p);
+                 }},
                 {"default",
                  [&](const auto& v, const auto& p) {
                      if (!read_bool(v, p, profile.is_default) || !profile.is_default)
@@ -1169,6 +1181,117 @@ void config_parser::parse_customer_id(const json::value& v, const std::string& p
     case customer_id_problem::not_a_string_or_number:
         fail(path, "expected a string or a number");
         break;
+    }
+}
+
+void config_parser::parse_sink(const json::value& v, const std::string& path,
+                               std::optional<sink_config>& out) {
+    if (!v.is_object()) {
+        fail(path, "expected an object with path, and optionally mode and format");
+        return;
+    }
+    sink_config sink;
+    bool has_path = false;
+    bool ok = true;
+    members(v, path,
+            {
+                {"path",
+                 [&](const auto& v, const auto& p) {
+                     has_path = true;
+                     std::string text;
+                     if (!read_non_empty_string(v, p, text)) {
+                         ok = false;
+                         return;
+                     }
+                     const bool dot_segment = text.find("/./") != std::string::npos ||
+                                              text.find("/../") != std::string::npos ||
+                                              text.ends_with("/.") || text.ends_with("/..");
+                     if (text.front() != '/' || text.back() == '/' ||
+                         text.find("//") != std::string::npos || dot_segment ||
+                         text.find('\0') != std::string::npos) {
+                         fail(p, "expected an absolute file path without . or .. segments, e.g. "
+                                 "\"/run/synergy-tokend/stats.token\"");
+                         ok = false;
+                         return;
+                     }
+                     sink.path = std::move(text);
+                 }},
+                {"mode",
+                 [&](const auto& v, const auto& p) {
+                     const json::string* s = v.if_string();
+                     const bool octal = s != nullptr && !s->empty() && s->size() <= 4 &&
+                                        std::all_of(s->begin(), s->end(),
+                                                    [](char c) { return c >= '0' && c <= '7'; });
+                     unsigned mode = 0;
+                     if (octal)
+                         for (char c : *s)
+                             mode = mode * 8 + static_cast<unsigned>(c - '0');
+                     if (!octal || mode > 0777 || (mode & 0400) == 0) {
+                         fail(p, "expected a string of octal permission bits from \"0400\" to "
+                                 "\"0777\" that let the owner read, e.g. \"0640\"");
+                         ok = false;
+                         return;
+                     }
+                     sink.mode = mode;
+                 }},
+                {"format",
+                 [&](const auto& v, const auto& p) {
+                     const json::string* s = v.if_string();
+                     if (s != nullptr && *s == "token")
+                         sink.fmt = sink_config::format::token;
+                     else if (s != nullptr && *s == "json")
+                         sink.fmt = sink_config::format::json;
+                     else {
+                         fail(p, "expected \"token\" or \"json\"");
+                         ok = false;
+                     }
+                 }},
+            });
+    if (!has_path) {
+        fail(child_path(path, "path"), "missing; expected the file to write the token to");
+        ok = false;
+    }
+    if (ok)
+        out = std::move(sink);
+}
+
+void config_parser::check_sink_paths() {
+    // The daemon's own directories: what the unit's sandbox lets it write.
+    std::vector<std::string> roots = {"/run/synergy-tokend", "/var/lib/synergy-tokend",
+                                      cfg_.state.dir};
+    if (const auto slash = cfg_.listen.unix_path.rfind('/');
+        slash != std::string::npos && slash > 0)
+        roots.push_back(cfg_.listen.unix_path.substr(0, slash));
+    for (const char* var : {"RUNTIME_DIRECTORY", "STATE_DIRECTORY"}) {
+        const char* value = std::getenv(var); // systemd's RuntimeDirectory=, StateDirectory=
+        std::string_view list = value != nullptr ? value : "";
+        while (!list.empty()) {
+            const auto colon = list.find(':');
+            if (!list.substr(0, colon).empty())
+                roots.emplace_back(list.substr(0, colon));
+            list = colon == std::string_view::npos ? std::string_view{} : list.substr(colon + 1);
+        }
+    }
+    std::map<std::string, std::string> seen; // sink path -> key path
+    for (const auto& [index, key] : sink_paths_) {
+        const std::string& path = cfg_.tokens[index].sink->path;
+        const bool under = std::any_of(roots.begin(), roots.end(), [&](std::string root) {
+            while (root.size() > 1 && root.back() == '/')
+                root.pop_back();
+            return root.size() > 1 && path.size() > root.size() + 1 && path.starts_with(root) &&
+                   path[root.size()] == '/';
+        });
+        const std::string path_key = child_path(key, "path");
+        if (!under) {
+            std::string list;
+            for (const auto& r : roots)
+                list += (list.empty() ? "" : ", ") + r;
+            fail(path_key, "expected a path under the runtime or state directory (" + list + ")");
+        } else if (path == cfg_.listen.unix_path || path == cfg_.state.dir + "/tokens.json") {
+            fail(path_key, "expected a file of its own, not the daemon's socket or state file");
+        } else if (auto [it, fresh] = seen.emplace(path, path_key); !fresh) {
+            fail(path_key, "expected a file of its own; " + it->second + " names it too");
+        }
     }
 }
 
@@ -1255,6 +1378,7 @@ void config_parser::check_relations() {
         }
     }
 
+    check_sink_paths();
     auto& ls = cfg_.listen;
     if (!max_waits_given_)
         ls.max_waits = std::max<std::size_t>(1, ls.max_connections / 2);

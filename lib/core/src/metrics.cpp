@@ -287,6 +287,16 @@ std::string render_metrics(const status_snapshot& s) {
     header(out, "synergy_tokend_held_requests", "gauge",
            "Token requests held waiting for a token change (wait=).");
     out += "synergy_tokend_held_requests " + std::to_string(s.held_requests) + "\n";
+    if (!s.sink_writes.empty()) {
+        header(out, "synergy_tokend_sink_writes_total", "counter",
+               "File sink writes by profile: ok, failed (writes and removals).");
+        for (const auto& [profile, counts] : s.sink_writes) {
+            out += "synergy_tokend_sink_writes_total{profile=\"" + profile + "\",outcome=\"ok\"} " +
+                   std::to_string(counts.first) + "\n";
+            out += "synergy_tokend_sink_writes_total{profile=\"" + profile +
+                   "\",outcome=\"failed\"} " + std::to_string(counts.second) + "\n";
+        }
+    }
     return out;
 }
 

@@ -99,6 +99,12 @@ public:
         listener_info_ = std::move(provider);
     }
 
+    // The file sinks' counts for /metrics (set once the sinks exist): profile -> (ok, failed).
+    void set_sink_counts(
+        std::function<std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>()> provider) {
+        sink_counts_ = std::move(provider);
+    }
+
     wall_clock::time_point started_at() const { return started_at_; }
 
     // The largest body a request to `target` may have: its route's max_body_bytes for a product
@@ -174,6 +180,7 @@ private:
     // etag_for()'s cache, by profile name: the token and its ETag.
     std::map<std::string, std::pair<std::string, std::string>, std::less<>> etags_;
     std::function<listener_info()> listener_info_;
+    std::function<std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>()> sink_counts_;
     account_cache accounts_;
     std::map<std::string, std::uint64_t> access_denied_; // by profile
     // When a refusal of (caller, profile) was last logged, to log it at most once a minute.

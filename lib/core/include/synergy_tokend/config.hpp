@@ -66,6 +66,15 @@ struct listen_config {
     friend bool operator==(const listen_config&, const listen_config&) = default;
 };
 
+// A file the profile's token is written to after every refresh (PRODUCT.md §11).
+struct sink_config {
+    enum class format { token, json };
+    std::string path; // absolute, under the runtime or state directory
+    unsigned mode = 0640;
+    format fmt = format::token;
+    friend bool operator==(const sink_config&, const sink_config&) = default;
+};
+
 struct profile_config {
     std::string name;
     std::string product;
@@ -73,6 +82,7 @@ struct profile_config {
     std::optional<std::vector<std::string>> scopes; // nullopt = all the user may have
     bool is_default = false;
     std::optional<access_rule> allow; // who may read it (PRODUCT.md §9); nullopt = anyone
+    std::optional<sink_config> sink;  // nullopt = no file
     friend bool operator==(const profile_config&, const profile_config&) = default;
 };
 

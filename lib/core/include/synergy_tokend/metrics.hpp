@@ -52,6 +52,8 @@ struct status_snapshot {
     std::size_t open_connections = 0;
     std::size_t held_requests = 0; // change waits held (GET /v1/tokens/{name}?wait=)
     std::optional<shared_cache_view> shared_cache; // set when shared_cache is configured
+    // File sinks by profile: files written, writes or removals failed.
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> sink_writes;
     const request_counters* requests = nullptr;
 };
 
