@@ -103,7 +103,10 @@ BOOST_AUTO_TEST_CASE(the_sink_holds_the_token_with_its_mode_and_changes_atomical
     std::this_thread::sleep_for(50ms);
     stop = true;
     reader.join();
-    BOOST_CHECK(seen == (std::set<std::string>{first, second}));
+    std::string what; // the sizes of what the reader saw, not the tokens
+    for (const auto& v : seen)
+        what += (v == first ? "first " : v == second ? "second " : std::to_string(v.size()) + "B ");
+    BOOST_CHECK_MESSAGE(seen == (std::set<std::string>{first, second}), "the reader saw: " << what);
     BOOST_CHECK_EQUAL(mode_of(path), 0604u);
     BOOST_CHECK(wait_for_line(daemon.log_path(), path + " written", 2s));
 }
