@@ -197,6 +197,10 @@ asio::awaitable<local_response> route_proxy::forward(local_request req, std::str
         serve_result fresh =
             co_await store_.get_replacing(profile, attached, res.response.result_int());
         if (fresh.outcome == serve_result::status::ok && fresh.token.token != attached) {
+            // A reload while waiting for the replacement may have given the profile a rule.
+            if (admit)
+                if (auto refusal = admit(profile))
+                    co_return std::move(*refusal);
             retried = true;
             res = co_await client->send(route_request(req, target, "Bearer " + fresh.token.token));
         }

@@ -1,7 +1,10 @@
 // Product API routes (PRODUCT.md §11): /v1/routes/<name>/... forwarded to the route's fixed base
 // URL with the profile's token, against the mock's product endpoint (/product/echo, behind TLS),
 // which answers with the request it got.
+#include <chrono>
+#include <csignal>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 #include <boost/json/array.hpp>
@@ -186,6 +189,31 @@ BOOST_AUTO_TEST_CASE(a_caller_the_profile_refuses_gets_403) {
     const auto r = route_call(daemon, "GET", "/v1/routes/stats/echo");
     BOOST_TEST(r.status == 403u);
     BOOST_TEST(r.body.find("may not read profile \\\"stats\\\"") != std::string::npos, r.body);
+}
+
+// The rule is checked again after the wait for a replacement token: a reload meanwhile that gives
+// the profile a rule excluding the caller refuses the retry.
+BOOST_AUTO_TEST_CASE(a_rule_added_while_a_route_waits_for_a_replacement_refuses_the_retry) {
+    mock_upstream mock;
+    tokend_daemon daemon(config_for(mock));
+    BOOST_REQUIRE(!token_of(daemon.get_token("stats")).empty());
+    mock.control("POST", "/control/revoke", "{}"); // the next echo answers 401
+    mock.fault(R"({"mode":"delay","delay_ms":1500,"endpoint":"token","count":1})");
+    const std::int64_t before = mock.counter("token_requests");
+    http_reply reply;
+    std::thread caller([&] { reply = route_call(daemon, "GET", "/v1/routes/stats/echo"); });
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (mock.counter("token_requests") == before && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms); // until the replacement is being fetched
+    auto cfg = json::parse(read_file(daemon.config_path())).as_object();
+    cfg["tokens"].as_array()[0].as_object()["allow"] =
+        json::parse(R"({"users":[)" + std::to_string(::getuid() + 4242) + "]}");
+    write_file(daemon.config_path(), json::serialize(cfg));
+    daemon.proc().signal(SIGHUP);
+    BOOST_CHECK(wait_for_line(daemon.log_path(), "configuration reloaded", 5s));
+    caller.join();
+    BOOST_TEST(reply.status == 403u);
+    BOOST_TEST(reply.body.find("may not read profile \\\"stats\\\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
