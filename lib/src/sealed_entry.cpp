@@ -85,21 +85,26 @@ shared_keys derive_shared_keys(std::string_view identity_token) {
 
 std::string profile_key(std::string_view product, std::string_view customer_id,
                         const std::optional<std::vector<std::string>>& scopes) {
-    std::string out(product);
-    out += '\0';
-    out += customer_id;
-    out += '\0';
+    // Every field length-prefixed: no choice of bytes in one field (a NUL, a separator) can make
+    // two different profiles share a key.
+    std::string out;
+    auto field = [&out](std::string_view v) {
+        out += std::to_string(v.size());
+        out += ':';
+        out += v;
+    };
+    field(product);
+    field(customer_id);
     if (!scopes) {
-        out += '*';
+        out += '*'; // all the user may have; a list, even empty, starts with its count
         return out;
     }
     std::vector<std::string> sorted = *scopes;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    for (const auto& s : sorted) {
-        out += s;
-        out += '\0';
-    }
+    out += '#' + std::to_string(sorted.size()) + ';';
+    for (const auto& sc : sorted)
+        field(sc);
     return out;
 }
 

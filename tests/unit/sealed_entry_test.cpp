@@ -78,6 +78,12 @@ BOOST_AUTO_TEST_CASE(profile_keys_are_canonical) {
                st::profile_key("p", "1", v{"a", "b"}));
     BOOST_TEST(st::profile_key("p", "1", std::nullopt) != st::profile_key("p", "1", v{}));
     BOOST_TEST(st::profile_key("p1", "", std::nullopt) != st::profile_key("p", "1", std::nullopt));
+    // Bytes inside a field cannot forge another profile's key.
+    using namespace std::string_literals;
+    BOOST_TEST(st::profile_key("a\0b"s, "c", std::nullopt) !=
+               st::profile_key("a", "b\0c"s, std::nullopt));
+    BOOST_TEST(st::profile_key("p", "1", v{"x\0y"s}) != st::profile_key("p", "1", v{"x", "y"}));
+    BOOST_TEST(st::profile_key("p", "1", v{"*"}) != st::profile_key("p", "1", std::nullopt));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -35,7 +35,8 @@ struct shared_keys {
 shared_keys derive_shared_keys(std::string_view identity_token);
 
 // The canonical text of what a token stands for: product, customer and scopes (sorted, without
-// duplicates; "*" for "all the user may have"), separated by NUL bytes.
+// duplicates; "*" for "all the user may have"), each field length-prefixed so that no bytes
+// inside a field can make two profiles' keys equal.
 std::string profile_key(std::string_view product, std::string_view customer_id,
                         const std::optional<std::vector<std::string>>& scopes);
 
