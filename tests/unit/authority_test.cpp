@@ -46,3 +46,21 @@ BOOST_AUTO_TEST_CASE(malformed_brackets_are_refused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(url_rest)
+
+BOOST_AUTO_TEST_CASE(splits_at_the_first_slash_and_refuses_query_fragment_and_user) {
+    const url_parts p = split_url_rest("host:6379/0/x");
+    BOOST_TEST(p.authority == "host:6379");
+    BOOST_TEST(p.path == "/0/x");
+    BOOST_TEST((p.problem == url_parts::problem::none));
+    const url_parts bare = split_url_rest("[::1]:443");
+    BOOST_TEST(bare.authority == "[::1]:443");
+    BOOST_TEST(bare.path.empty());
+    BOOST_TEST((split_url_rest("h/p?q=1").problem == url_parts::problem::query_or_fragment));
+    BOOST_TEST((split_url_rest("h/p#f").problem == url_parts::problem::query_or_fragment));
+    BOOST_TEST((split_url_rest("u:pw@h/p").problem == url_parts::problem::user_info));
+    BOOST_TEST((split_url_rest("h/a@b").problem == url_parts::problem::none)); // '@' in the path
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -141,18 +141,17 @@ base_url_check check_base_url(std::string_view url) {
         return out;
     }
     out.insecure = scheme == "http";
-    const std::string_view rest = url.substr(scheme_end + 3);
-    if (rest.find_first_of("?#") != std::string_view::npos) {
+    const url_parts parts = split_url_rest(url.substr(scheme_end + 3));
+    if (parts.problem == url_parts::problem::query_or_fragment) {
         out.problem = "expected a URL without a query (?) or fragment (#)";
         return out;
     }
-    const auto path_begin = std::min(rest.find('/'), rest.size());
-    const std::string_view authority = rest.substr(0, path_begin);
-    std::string_view path = rest.substr(path_begin);
-    if (authority.find('@') != std::string_view::npos) {
+    if (parts.problem == url_parts::problem::user_info) {
         out.problem = "expected a URL without a user name or password";
         return out;
     }
+    const std::string_view authority = parts.authority;
+    std::string_view path = parts.path;
 
     const auto split = split_authority(authority);
     if (!split) {

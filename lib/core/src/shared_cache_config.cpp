@@ -65,18 +65,18 @@ redis_url_check parse_redis_url(std::string_view url) {
         out.problem = std::string(expected_url);
         return out;
     }
-    if (rest.find_first_of("?#") != std::string_view::npos) {
+    const url_parts parts = split_url_rest(rest);
+    if (parts.problem == url_parts::problem::query_or_fragment) {
         out.problem = "expected a URL without a query (?) or fragment (#)";
         return out;
     }
-    const auto slash = std::min(rest.find('/'), rest.size());
-    const std::string_view authority = rest.substr(0, slash);
-    std::string_view db = rest.substr(slash);
-    if (authority.find('@') != std::string_view::npos) {
+    if (parts.problem == url_parts::problem::user_info) {
         out.problem = "expected a URL without a user name or password (use username and "
                       "password_file)";
         return out;
     }
+    const std::string_view authority = parts.authority;
+    std::string_view db = parts.path;
     const auto split = split_authority(authority);
     if (!split || split->host.empty()) {
         out.problem = std::string(expected_url);

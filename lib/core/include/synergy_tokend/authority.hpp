@@ -19,4 +19,14 @@ struct host_and_port {
 // with its own defaults and messages.
 std::optional<host_and_port> split_authority(std::string_view authority);
 
+// What follows "scheme://" in a URL, split at the first '/' into the authority and the path (the
+// path keeps its '/'; empty when there is none), for the URLs of the configuration (the upstream
+// base URL, the shared cache's Redis URL), which take neither a query, a fragment nor a user.
+struct url_parts {
+    std::string_view authority;
+    std::string_view path;
+    enum class problem { none, query_or_fragment, user_info } problem = problem::none;
+};
+url_parts split_url_rest(std::string_view rest);
+
 } // namespace synergy_tokend
