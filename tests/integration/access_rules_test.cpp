@@ -356,14 +356,13 @@ BOOST_AUTO_TEST_CASE(a_rule_added_while_a_drop_in_request_waits_refuses_it) {
     drop_in.target = "/v1/products/token";
     drop_in.headers["Content-Type"] = "application/json";
     drop_in.body = R"({"userIdentityToken":"test-identity-token-0001","product":"synergy-stats",)"
-                   R"("customerId":"999"})"; // no profile: on demand
-    http_reply reply;
-    std::thread caller([&] { reply = request_as(f.other_user, f.daemon.tcp(), drop_in); });
-    wait_for_token_requests(f.mock, before); // the fetch for it is under way
+                   R"("customerId":"999"})";                        // no profile: on demand
+    request_in_child caller(f.other_user, f.daemon.tcp(), drop_in); // forked before any thread
+    wait_for_token_requests(f.mock, before);                        // the fetch for it is under way
     cfg["on_demand"].as_object()["allow"] =
         json::parse(R"({"users":[)" + std::to_string(stats_uid) + "]}");
     reload_with(f.daemon, cfg);
-    caller.join();
+    const http_reply reply = caller.reply();
     BOOST_TEST(reply.status == 403u); // the body is not printed: it may hold a token
     BOOST_TEST(error_message(reply).find("on_demand") != std::string::npos);
     BOOST_TEST(reply.body.find("token\":") == std::string::npos);
@@ -386,14 +385,13 @@ BOOST_AUTO_TEST_CASE(a_rule_added_while_info_waits_for_a_replacement_refuses_the
     f.mock.control("POST", "/control/revoke"); // the next /info answers 401
     const std::int64_t before = f.mock.counter("token_requests");
     f.mock.fault(R"({"mode":"delay","delay_ms":1500,"endpoint":"token","count":1})");
-    http_reply reply;
-    std::thread caller([&] { reply = request_as(f.other_user, f.daemon.tcp(), info); });
-    wait_for_token_requests(f.mock, before); // the replacement is being fetched
+    request_in_child caller(f.other_user, f.daemon.tcp(), info); // forked before any thread
+    wait_for_token_requests(f.mock, before);                     // the replacement is being fetched
     auto cfg = json::parse(read_file(f.daemon.config_path())).as_object();
     cfg["tokens"].as_array()[2].as_object()["allow"] =
         json::parse(R"({"users":[)" + std::to_string(stats_uid) + "]}");
     reload_with(f.daemon, cfg);
-    caller.join();
+    const http_reply reply = caller.reply();
     BOOST_TEST(reply.status == 403u, reply.body);
     BOOST_TEST(error_message(reply).find("profile \"open\"") != std::string::npos, reply.body);
 }

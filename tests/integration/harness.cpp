@@ -335,10 +335,9 @@ std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& cal
     return replies;
 }
 
-std::optional<std::string> run_as(const as_user& who, const std::function<std::string()>& work,
-                                  std::string* error) {
+child_as::child_as(const as_user& who, const std::function<std::string()>& work) {
     int out[2];
-    BOOST_REQUIRE(::pipe(out) == 0);
+    BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     const pid_t pid = ::fork();
     BOOST_REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -359,17 +358,35 @@ std::optional<std::string> run_as(const as_user& who, const std::function<std::s
         ::_exit(0);
     }
     ::close(out[1]);
+    pid_ = pid;
+    out_ = out[0];
+    uid_ = who.uid;
+}
+
+child_as::~child_as() {
+    if (out_ >= 0)
+        ::close(out_);
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
+std::optional<std::string> child_as::result(std::string* error) {
+    BOOST_REQUIRE(pid_ > 0);
     std::string text;
     char buf[4096];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;)
+    for (ssize_t n; (n = ::read(out_, buf, sizeof buf)) > 0;)
         text.append(buf, static_cast<std::size_t>(n));
-    ::close(out[0]);
+    ::close(out_);
+    out_ = -1;
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code != 0 || text.empty()) {
         *error = code == 2   ? "the client process could not enter its network namespace"
-                 : code == 3 ? "the client process could not become uid " + std::to_string(who.uid)
+                 : code == 3 ? "the client process could not become uid " + std::to_string(uid_)
                              : "the client process wrote nothing (wait status " +
                                    std::to_string(status) + ")";
         return std::nullopt;
@@ -377,15 +394,21 @@ std::optional<std::string> run_as(const as_user& who, const std::function<std::s
     return text;
 }
 
-http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call) {
+std::optional<std::string> run_as(const as_user& who, const std::function<std::string()>& work,
+                                  std::string* error) {
+    return child_as(who, work).result(error);
+}
+
+request_in_child::request_in_child(const as_user& who, const endpoint& ep, const http_call& call)
+    : call_(call)
+    , child_(who, [&] {
+        const http_reply got = http_request(ep, call);
+        return std::to_string(got.status) + "\n" + got.error + "\n" + got.body;
+    }) {}
+
+http_reply request_in_child::reply() {
     http_reply r;
-    const auto text = run_as(
-        who,
-        [&] {
-            const http_reply got = http_request(ep, call);
-            return std::to_string(got.status) + "\n" + got.error + "\n" + got.body;
-        },
-        &r.error);
+    const auto text = child_.result(&r.error);
     if (!text)
         return r;
     const auto first = text->find('\n');
@@ -393,8 +416,12 @@ http_reply request_as(const as_user& who, const endpoint& ep, const http_call& c
     r.status = static_cast<unsigned>(std::stoul(text->substr(0, first)));
     r.error = text->substr(first + 1, second - first - 1);
     r.body = text->substr(second + 1);
-    note_secrets(call, r); // what the child received counts for the suite's redaction checks
+    note_secrets(call_, r); // what the child received counts for the suite's redaction checks
     return r;
+}
+
+http_reply request_as(const as_user& who, const endpoint& ep, const http_call& call) {
+    return request_in_child(who, ep, call).reply();
 }
 
 void check_no_secret_in(const std::string& what, const std::string& text) {

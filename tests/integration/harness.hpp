@@ -103,10 +103,43 @@ struct as_user {
     int netns = -1;
 };
 
-// `work` run in a child process that has become `who`; what it returned, or nullopt with the
-// reason in `*error` when the child could not switch or wrote nothing.
+// A client child process that has become `who` and runs `work`, started by the constructor on the
+// calling thread. fork() copies only that thread, so start children while the test has no other
+// thread of its own (a child forked while another thread holds an allocator lock would hang in
+// its first allocation, as it does under ASan); to run a request concurrently with the test, start
+// the child here and collect its answer later, instead of forking from a std::thread.
+class child_as {
+public:
+    child_as(const as_user& who, const std::function<std::string()>& work);
+    child_as(const child_as&) = delete;
+    child_as& operator=(const child_as&) = delete;
+    // Kills and reaps a child whose result was never collected (a test that failed early).
+    ~child_as();
+
+    // Waits for the child: what `work` returned, or nullopt with the reason in `*error` when the
+    // child could not switch or wrote nothing. Once only.
+    std::optional<std::string> result(std::string* error);
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    unsigned uid_ = 0;
+};
+
+// `work` run in a child process that has become `who` (child_as, waited for at once).
 std::optional<std::string> run_as(const as_user& who, const std::function<std::string()>& work,
                                   std::string* error);
+
+// A request to `ep` from a child process running as `who`, started now, answered by reply().
+class request_in_child {
+public:
+    request_in_child(const as_user& who, const endpoint& ep, const http_call& call);
+    http_reply reply();
+
+private:
+    http_call call_;
+    child_as child_;
+};
 
 // The reply to `call` sent to `ep` (one fresh connection, as http_request) by a child process
 // running as `who`.
