@@ -56,14 +56,6 @@ http_call token_call(const std::string& query = "",
     return call;
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 // The ETag as a query value: its quotes percent-encoded.
 std::string etag_query(const std::string& etag) {
     std::string out;
@@ -128,15 +120,6 @@ struct client {
 std::string wait_request(const std::string& etag, int wait_s) {
     return "GET /v1/tokens/stats?wait=" + std::to_string(wait_s) + "&etag=" + etag_query(etag) +
            " HTTP/1.1\r\nHost: localhost\r\nX-Tokend-Request: 1\r\n\r\n";
-}
-
-long resident_kib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
 }
 
 } // namespace

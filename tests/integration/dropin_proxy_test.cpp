@@ -74,14 +74,6 @@ http_call info_call(const std::string& path, std::map<std::string, std::string> 
     return call;
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 // The reply has upstream's token shape and may not be cached by anyone in between.
 void check_token_reply(const http_reply& r) {
     BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.error << " " << r.body);

@@ -39,13 +39,6 @@ std::string config_for(const mock_upstream& mock, const temp_dir& dir, const std
     return json::serialize(cfg);
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    return std::string(v.at("data").at("token").as_string());
-}
-
 bool exists(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;

@@ -335,6 +335,23 @@ std::vector<http_reply> http_concurrent(const endpoint& ep, const http_call& cal
     return replies;
 }
 
+std::string token_of(const http_reply& r) {
+    const auto v = r.json();
+    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
+        return {};
+    const auto* t = v.at("data").as_object().if_contains("token");
+    return t && t->is_string() ? std::string(t->as_string()) : std::string();
+}
+
+long resident_kib(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
 child_as::child_as(const as_user& who, const std::function<std::string()>& work) {
     int out[2];
     BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);

@@ -71,6 +71,12 @@ struct http_reply {
     std::string header(const std::string& lower_name) const;
 };
 
+// The token of a token endpoint reply (its data.token), or "" when the reply carries none.
+std::string token_of(const http_reply& r);
+
+// A process's resident memory (VmRSS of /proc/<pid>/status) in KiB, or -1 when unreadable.
+long resident_kib(int pid);
+
 struct http_call {
     std::string method = "GET";
     std::string target = "/";

@@ -32,14 +32,6 @@ http_reply info(const tokend_daemon& daemon) {
     return http_request(daemon.tcp(), call);
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 std::string last_info_authorization(mock_upstream& mock) {
     const auto a = mock.control("GET", "/control/last-info").at("authorization");
     return a.is_string() ? std::string(a.as_string()) : std::string();

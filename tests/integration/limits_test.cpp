@@ -64,16 +64,6 @@ std::size_t open_descriptors(int pid) {
     return n;
 }
 
-// VmRSS of a process in KiB.
-long resident_kib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
-}
-
 // A blocking connection for the small tests, with a receive timeout.
 struct client {
     asio::io_context ctx;

@@ -43,14 +43,6 @@ http_call drop_in(const std::string& identity, const std::string& product,
     return call;
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 // The scopes claim of a token the mock issued.
 json::value scopes_claim(const std::string& jwt) {
     const auto first = jwt.find('.');
@@ -66,15 +58,6 @@ json::value scopes_claim(const std::string& jwt) {
 
 std::int64_t token_requests(mock_upstream& mock) {
     return mock.counter("token_requests");
-}
-
-long resident_kib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
 }
 
 std::int64_t on_demand_entries(const tokend_daemon& daemon) {

@@ -50,14 +50,6 @@ std::string profile(const std::string& name, const std::string& product,
            customer + R"("})";
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 http_reply get(const endpoint& ep, const std::string& target,
                std::map<std::string, std::string> headers = {}) {
     http_call call;

@@ -18,13 +18,6 @@ std::string config_for(const mock_upstream& mock, const std::string& state_dir) 
            R"("},"tokens":[{"name":"stats","product":"synergy-stats","customer_id":"345"}]})";
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    return std::string(v.at("data").at("token").as_string());
-}
-
 void stop(tokend_daemon& d) {
     d.proc().signal(SIGTERM);
     BOOST_REQUIRE(d.proc().wait_exit(10s));

@@ -67,14 +67,6 @@ std::string get(const tokend_daemon& daemon, const std::string& target) {
     return http_request(daemon.tcp(), call).body;
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data") || !v.at("data").is_object())
-        return {};
-    const auto* t = v.at("data").as_object().if_contains("token");
-    return t && t->is_string() ? std::string(t->as_string()) : std::string();
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(redaction)

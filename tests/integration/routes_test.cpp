@@ -52,13 +52,6 @@ http_reply route_call(const tokend_daemon& daemon, std::string method, std::stri
     return http_request(daemon.tcp(), call);
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    return std::string(v.at("data").at("token").as_string());
-}
-
 // The value of header `name` (any case) in the echo's list, "" when absent.
 std::string echoed_header(const json::value& echo, std::string_view name) {
     for (const auto& h : echo.at("headers").as_array()) {

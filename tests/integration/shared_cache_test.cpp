@@ -149,13 +149,6 @@ std::string shared_section(const redis_server& redis, const std::string& extra =
     return R"({"url":")" + redis.url() + R"(","timeout_ms":200,"lease_ms":1000)" + extra + "}";
 }
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    return std::string(v.at("data").at("token").as_string());
-}
-
 // Asks every daemon for every profile until `duration` has passed; every answer must be a 200
 // with a token that has not expired. Returns the number of requests.
 int serve_all(std::vector<std::unique_ptr<tokend_daemon>>& daemons, int n_profiles,

@@ -30,13 +30,6 @@ std::string config_for(const mock_upstream& mock, const std::string& refresh = "
 const std::string short_lived_refresh =
     R"({"min_remaining_s":1,"min_serve_remaining_s":0,"retry_initial_ms":100,"retry_max_ms":400})";
 
-std::string token_of(const http_reply& r) {
-    const auto v = r.json();
-    if (!v.is_object() || !v.as_object().contains("data"))
-        return {};
-    return std::string(v.at("data").at("token").as_string());
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(token_lifecycle)
