@@ -364,6 +364,14 @@ private:
                        double hi, std::string_view expected, double& out);
     void read_absolute_path(const json::value& v, const std::string& path, std::string& out);
 
+    // Handlers for the plain members: each reads its value into `out` with the read_ function
+    // of its type (`min`: the least value accepted).
+    member_handler into(bool& out);
+    member_handler into(std::string& out);
+    member_handler into(std::size_t& out);
+    member_handler into(std::chrono::milliseconds& out, std::int64_t min);
+    member_handler into(std::chrono::seconds& out, std::int64_t min);
+
     void parse_root(const json::value& root);
     void parse_upstream(const json::value& v, const std::string& path);
     void parse_identity(const json::value& v, const std::string& path);
@@ -452,6 +460,32 @@ void config_parser::members(const json::value& v, const std::string& path,
             what += " (did you mean " + std::string(nearest->key) + "?)";
         fail(key_path, what);
     }
+}
+
+member_handler config_parser::into(bool& out) {
+    return [this, &out](const json::value& v, const std::string& p) {
+        read_bool(v, p, out);
+    };
+}
+member_handler config_parser::into(std::string& out) {
+    return [this, &out](const json::value& v, const std::string& p) {
+        read_string(v, p, out);
+    };
+}
+member_handler config_parser::into(std::size_t& out) {
+    return [this, &out](const json::value& v, const std::string& p) {
+        read_count(v, p, out);
+    };
+}
+member_handler config_parser::into(std::chrono::milliseconds& out, std::int64_t min) {
+    return [this, &out, min](const json::value& v, const std::string& p) {
+        read_ms(v, p, min, out);
+    };
+}
+member_handler config_parser::into(std::chrono::seconds& out, std::int64_t min) {
+    return [this, &out, min](const json::value& v, const std::string& p) {
+        read_s(v, p, min, out);
+    };
 }
 
 bool config_parser::read_bool(const json::value& v, const std::string& path, bool& out) {
@@ -604,24 +638,15 @@ void config_parser::parse_on_demand(const json::value& v, const std::string& pat
     auto& od = cfg_.on_demand;
     members(v, path,
             {
-                {"enabled",
-                 [&](const auto& v, const auto& p) {
-                     read_bool(v, p, od.enabled);
-                 }},
-                {"max_entries",
-                 [&](const auto& v, const auto& p) {
-                     read_count(v, p, od.max_entries);
-                 }},
+                {"enabled", into(od.enabled)},
+                {"max_entries", into(od.max_entries)},
                 {"max_bytes",
                  [&](const auto& v, const auto& p) {
                      if (const auto n =
                              read_integer(v, p, min_cache_bytes, max_cache_bytes, "bytes"))
                          od.max_bytes = static_cast<std::size_t>(*n);
                  }},
-                {"idle_evict_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, od.idle_evict);
-                 }},
+                {"idle_evict_s", into(od.idle_evict, 1)},
                 {"allow",
                  [&](const auto& v, const auto& p) {
                      parse_allow(v, p, od.allow);
@@ -697,10 +722,7 @@ void config_parser::parse_state(const json::value& v, const std::string& path) {
     auto& st = cfg_.state;
     members(v, path,
             {
-                {"persist",
-                 [&](const auto& v, const auto& p) {
-                     read_bool(v, p, st.persist);
-                 }},
+                {"persist", into(st.persist)},
                 {"dir",
                  [&](const auto& v, const auto& p) {
                      read_absolute_path(v, p, st.dir);
@@ -712,14 +734,8 @@ void config_parser::parse_service(const json::value& v, const std::string& path)
     auto& sv = cfg_.service;
     members(v, path,
             {
-                {"startup_timeout_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, sv.startup_timeout);
-                 }},
-                {"shutdown_grace_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 0, sv.shutdown_grace);
-                 }},
+                {"startup_timeout_s", into(sv.startup_timeout, 1)},
+                {"shutdown_grace_s", into(sv.shutdown_grace, 0)},
             });
 }
 
@@ -740,30 +756,12 @@ void config_parser::parse_shared_cache(const json::value& v, const std::string& 
                      else
                          sc.endpoint = std::move(check.endpoint);
                  }},
-                {"username",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, sc.username);
-                 }},
-                {"password_file",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, sc.password_file);
-                 }},
-                {"ca_file",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, sc.ca_file);
-                 }},
-                {"key_prefix",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, sc.key_prefix);
-                 }},
-                {"timeout_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, sc.timeout);
-                 }},
-                {"lease_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, sc.lease);
-                 }},
+                {"username", into(sc.username)},
+                {"password_file", into(sc.password_file)},
+                {"ca_file", into(sc.ca_file)},
+                {"key_prefix", into(sc.key_prefix)},
+                {"timeout_ms", into(sc.timeout, 1)},
+                {"lease_ms", into(sc.lease, 1)},
             });
     if (!v.is_object())
         return;
@@ -850,14 +848,8 @@ void config_parser::parse_route(const json::value& v, const std::string& path) {
                      has_token = true;
                      read_non_empty_string(v, p, r.token);
                  }},
-                {"ca_file",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, r.ca_file);
-                 }},
-                {"timeout_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, r.timeout);
-                 }},
+                {"ca_file", into(r.ca_file)},
+                {"timeout_ms", into(r.timeout, 1)},
                 {"max_body_bytes",
                  [&](const auto& v, const auto& p) {
                      if (const auto n = read_integer(v, p, 0, max_route_body_bytes, "bytes"))
@@ -912,30 +904,12 @@ void config_parser::parse_upstream(const json::value& v, const std::string& path
                      up.base_url = std::move(check.normalized);
                      base_url_insecure_ = check.insecure;
                  }},
-                {"ca_file",
-                 [&](const auto& v, const auto& p) {
-                     read_string(v, p, up.ca_file);
-                 }},
-                {"connect_timeout_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, up.connect_timeout);
-                 }},
-                {"request_timeout_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, up.request_timeout);
-                 }},
-                {"max_connections",
-                 [&](const auto& v, const auto& p) {
-                     read_count(v, p, up.max_connections);
-                 }},
-                {"idle_timeout_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, up.idle_timeout);
-                 }},
-                {"allow_insecure_http",
-                 [&](const auto& v, const auto& p) {
-                     read_bool(v, p, up.allow_insecure_http);
-                 }},
+                {"ca_file", into(up.ca_file)},
+                {"connect_timeout_ms", into(up.connect_timeout, 1)},
+                {"request_timeout_ms", into(up.request_timeout, 1)},
+                {"max_connections", into(up.max_connections)},
+                {"idle_timeout_s", into(up.idle_timeout, 1)},
+                {"allow_insecure_http", into(up.allow_insecure_http)},
             });
 }
 
@@ -979,10 +953,7 @@ void config_parser::parse_listen(const json::value& v, const std::string& path) 
                  [&](const auto& v, const auto& p) {
                      parse_tcp(v, p);
                  }},
-                {"allow_remote",
-                 [&](const auto& v, const auto& p) {
-                     read_bool(v, p, ls.allow_remote);
-                 }},
+                {"allow_remote", into(ls.allow_remote)},
                 {"unix",
                  [&](const auto& v, const auto& p) {
                      std::string unix_path;
@@ -1019,27 +990,15 @@ void config_parser::parse_listen(const json::value& v, const std::string& path) 
                      }
                      ls.unix_mode = mode;
                  }},
-                {"require_request_header",
-                 [&](const auto& v, const auto& p) {
-                     read_bool(v, p, ls.require_request_header);
-                 }},
-                {"max_connections",
-                 [&](const auto& v, const auto& p) {
-                     read_count(v, p, ls.max_connections);
-                 }},
+                {"require_request_header", into(ls.require_request_header)},
+                {"max_connections", into(ls.max_connections)},
                 {"max_waits",
                  [&](const auto& v, const auto& p) {
                      max_waits_given_ = true;
                      read_count(v, p, ls.max_waits);
                  }},
-                {"request_timeout_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, ls.request_timeout);
-                 }},
-                {"keepalive_idle_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, ls.keepalive_idle);
-                 }},
+                {"request_timeout_s", into(ls.request_timeout, 1)},
+                {"keepalive_idle_s", into(ls.keepalive_idle, 1)},
             });
 }
 
@@ -1330,32 +1289,17 @@ void config_parser::parse_refresh(const json::value& v, const std::string& path)
                                    "of the lifetime)",
                                    rf.refresh_at);
                  }},
-                {"min_remaining_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 0, rf.min_remaining);
-                 }},
+                {"min_remaining_s", into(rf.min_remaining, 0)},
                 {"jitter",
                  [&](const auto& v, const auto& p) {
                      read_fraction(v, p, 0.0, true, 0.5,
                                    "expected a number from 0 to 0.5 (a fraction of the lifetime)",
                                    rf.jitter);
                  }},
-                {"retry_initial_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, rf.retry_initial);
-                 }},
-                {"retry_max_ms",
-                 [&](const auto& v, const auto& p) {
-                     read_ms(v, p, 1, rf.retry_max);
-                 }},
-                {"default_lifetime_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 1, rf.default_lifetime);
-                 }},
-                {"min_serve_remaining_s",
-                 [&](const auto& v, const auto& p) {
-                     read_s(v, p, 0, rf.min_serve_remaining);
-                 }},
+                {"retry_initial_ms", into(rf.retry_initial, 1)},
+                {"retry_max_ms", into(rf.retry_max, 1)},
+                {"default_lifetime_s", into(rf.default_lifetime, 1)},
+                {"min_serve_remaining_s", into(rf.min_serve_remaining, 0)},
             });
 }
 
