@@ -13,6 +13,13 @@
 // - a failed exchange has an error and is never reusable;
 // - the outcome does not depend on how the stream was cut into reads: the same bytes fed in one
 //   read give a response in the same cases, with the same status, body and reusability.
+// And for reply_stream_reader (the streaming reader of product API routes), fed the same reads
+// with a small window so that its bodies come in many pieces:
+// - it reports the final header once, before any body byte, never an interim one, and never
+//   holds more than its window;
+// - it delivers a response exactly when reply_reader does, with the same status, the same body
+//   bytes (the pieces put together) and the same reusability; when reply_reader fails it never
+//   ends done (the bytes it passed on are then a reply the client sees cut short).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -98,6 +105,74 @@ outcome run(std::string_view stream, const std::uint8_t* cuts, std::size_t n_cut
     return out;
 }
 
+// The same stream through reply_stream_reader, cut the same way, its window `window` bytes.
+outcome run_stream(std::string_view stream, const std::uint8_t* cuts, std::size_t n_cuts,
+                   ending end, bool head, std::size_t window) {
+    using state = st::reply_stream_reader::state;
+    st::reply_stream_reader reader(header_limit, head, window);
+    boost::beast::flat_buffer buffer;
+    std::size_t at = 0;
+    std::size_t cut = 0;
+    outcome out;
+    bool header = false;
+    auto take = [&] {
+        const std::string_view bytes = reader.body_bytes();
+        if (bytes.size() > window)
+            __builtin_trap();
+        if (!bytes.empty() && !header && reader.current() != state::failed)
+            __builtin_trap(); // body bytes before the header
+        out.body += bytes;
+        reader.body_taken();
+    };
+    auto on_state = [&](state s) {
+        if (s == state::header) {
+            if (header)
+                __builtin_trap(); // reported twice
+            header = true;
+            out.status = reader.header().result_int();
+            if (out.status < 200 || out.status > 999)
+                __builtin_trap();
+            const auto length = reader.body_length();
+            if (head && length != std::uint64_t{0})
+                __builtin_trap();
+        }
+        take();
+    };
+    state s = state::need_more;
+    for (;;) {
+        s = reader.feed(buffer);
+        on_state(s);
+        if (s == state::header || s == state::body)
+            continue;
+        if (s != state::need_more || at >= stream.size())
+            break;
+        const std::size_t want = n_cuts == 0 ? stream.size() : 1 + cuts[cut++ % n_cuts];
+        const std::size_t n = std::min(want, stream.size() - at);
+        append(buffer, stream.substr(at, n));
+        at += n;
+    }
+    if (s == state::need_more && end != ending::none) {
+        s = reader.end_of_stream(end == ending::clean);
+        take();
+        if (s == state::need_more)
+            __builtin_trap();
+    }
+    out.state = s == state::done     ? st::reply_reader::state::done
+                : s == state::failed ? st::reply_reader::state::failed
+                                     : st::reply_reader::state::need_more;
+    out.left_over = buffer.size() + (stream.size() - at);
+    if (s == state::done) {
+        if (!header || reader.error())
+            __builtin_trap();
+        out.reusable = reader.reusable(buffer);
+        if (head && !out.body.empty())
+            __builtin_trap();
+    } else if (s == state::failed && (!reader.error() || reader.reusable(buffer))) {
+        __builtin_trap();
+    }
+    return out;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -123,6 +198,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         __builtin_trap();
     if (split_done &&
         (split.status != whole.status || split.body != whole.body || split_reused != whole_reused))
+        __builtin_trap();
+
+    // The streaming reader, the same reads, a window of 1..16 bytes.
+    const outcome streamed = run_stream(stream, cuts, 8, end, head, 1 + data[1] % 16);
+    const bool streamed_done = streamed.state == st::reply_reader::state::done;
+    if (streamed_done != split_done)
+        __builtin_trap();
+    if (streamed_done && (streamed.status != split.status || streamed.body != split.body ||
+                          (streamed.reusable && streamed.left_over == 0) != split_reused))
         __builtin_trap();
     return 0;
 }

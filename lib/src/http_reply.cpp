@@ -51,12 +51,10 @@ local_response failure_response(const serve_result& served) {
     return res;
 }
 
-std::string reply_header(local_response& res, bool keep_alive, bool head) {
-    res.version(11);
-    res.keep_alive(keep_alive);
-    // A HEAD reply that says the length of the body a GET would get (a route's) keeps it.
-    if (!head || res.find(http::field::content_length) == res.end())
-        res.prepare_payload();
+namespace {
+
+// The status line, the fields and the empty line of `res`.
+std::string header_block(const local_response& res) {
     std::string header;
     header.reserve(256); // the usual reply's header in one allocation
     header += "HTTP/1.1 ";
@@ -76,6 +74,30 @@ std::string reply_header(local_response& res, bool keep_alive, bool head) {
     }
     header += "\r\n";
     return header;
+}
+
+} // namespace
+
+std::string reply_header(local_response& res, bool keep_alive, bool head) {
+    res.version(11);
+    res.keep_alive(keep_alive);
+    // A HEAD reply that says the length of the body a GET would get (a route's) keeps it.
+    if (!head || res.find(http::field::content_length) == res.end())
+        res.prepare_payload();
+    return header_block(res);
+}
+
+std::string streamed_reply_header(local_response& res, bool keep_alive,
+                                  std::optional<std::uint64_t> length, bool chunked) {
+    res.version(11);
+    res.erase(http::field::content_length);
+    res.erase(http::field::transfer_encoding);
+    if (length)
+        res.content_length(*length);
+    else if (chunked)
+        res.set(http::field::transfer_encoding, "chunked");
+    res.keep_alive(keep_alive && (length || chunked));
+    return header_block(res);
 }
 
 std::string reply_bytes(local_response res, bool keep_alive) {

@@ -75,7 +75,8 @@ local_api::routed local_api::classify(const local_request& req) const {
     return out;
 }
 
-local_reply local_api::handle(local_request&& req, bool may_keep_alive, lazy_caller& caller) {
+local_reply local_api::handle(local_request&& req, bool may_keep_alive, lazy_caller& caller,
+                              reply_sink* sink) {
     routed r = classify(req);
     if (may_keep_alive)
         if (auto bytes = try_fast(req, r, caller))
@@ -88,7 +89,7 @@ local_reply local_api::handle(local_request&& req, bool may_keep_alive, lazy_cal
                 hold(std::move(r.where.param), wants_plain_text(req), std::move(r.wait->value),
                      &caller),
                 true};
-    return {nullptr, respond(std::move(req), std::move(r), &caller)};
+    return {nullptr, respond(std::move(req), std::move(r), &caller, sink)};
 }
 
 asio::awaitable<local_response> local_api::hold(std::string name, bool plain, change_wait wait,
@@ -188,16 +189,16 @@ local_response local_api::refusal(unsigned status, std::string_view message,
     return make_error_response(status, message);
 }
 
-asio::awaitable<local_response> local_api::respond(local_request req, routed r,
-                                                   lazy_caller* caller) {
+asio::awaitable<local_response> local_api::respond(local_request req, routed r, lazy_caller* caller,
+                                                   reply_sink* sink) {
     const route_kind kind = r.where.kind;
-    local_response res = co_await dispatch(std::move(req), std::move(r), caller);
+    local_response res = co_await dispatch(std::move(req), std::move(r), caller, sink);
     ++counters_.by_route_code[{route_label(kind), res.result_int()}];
     co_return res;
 }
 
 asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr,
-                                                    lazy_caller* caller) {
+                                                    lazy_caller* caller, reply_sink* sink) {
     const std::string_view method(req.method_string().data(), req.method_string().size());
     const std::string_view target(req.target().data(), req.target().size());
 
@@ -250,7 +251,8 @@ asio::awaitable<local_response> local_api::dispatch(local_request req, routed rr
                 if (allowed(profile, *caller))
                     return std::nullopt;
                 return refuse_caller(caller->get(), profile);
-            });
+            },
+            sink);
     case route_kind::whoami:
         co_return whoami(*caller);
     case route_kind::healthz:
@@ -536,8 +538,8 @@ status_snapshot local_api::snapshot(request_counters& counts) const {
     for (const auto& r : cfg_.routes) {
         const auto it = route_counts.find(r.name());
         const route_stats st = it == route_counts.end() ? route_stats{} : it->second;
-        s.routes.push_back(
-            {r.name(), r.upstream, r.token, st.requests, st.errors, st.retried, st.last_latency});
+        s.routes.push_back({r.name(), r.upstream, r.token, st.requests, st.errors, st.retried,
+                            st.last_latency, st.truncated});
     }
     if (sink_counts_)
         s.sink_writes = sink_counts_();

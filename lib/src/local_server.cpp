@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "synergy_tokend/http_reply.hpp"
 #include "synergy_tokend/local_api.hpp"
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/reply_sink.hpp"
 #include "synergy_tokend/request_policy.hpp"
 #include "synergy_tokend/router.hpp"
 #include "synergy_tokend/send_all.hpp"
@@ -94,6 +96,70 @@ asio::awaitable<error_code> write_response(connection<Protocol>& c, local_respon
         asio::buffer(header), head ? asio::const_buffer() : asio::buffer(res.body())};
     co_return co_await send_reply(c, buffers, timeout);
 }
+
+// The sink a route writes its streamed reply into (reply_sink.hpp). Each write is sent whole
+// within `timeout` once it has to wait for room; between writes the connection has no deadline
+// (the route's own idle timeout bounds the wait for upstream's next bytes).
+template <class Protocol>
+class socket_sink final : public reply_sink {
+public:
+    socket_sink(connection<Protocol>& c, bool keep_alive, bool http11,
+                std::chrono::milliseconds timeout)
+        : c_(c)
+        , keep_alive_(keep_alive)
+        , http11_(http11)
+        , timeout_(timeout) {}
+
+    asio::awaitable<error_code> begin(local_response& head,
+                                      std::optional<std::uint64_t> length) override {
+        begun_ = true;
+        chunked_ = !length && http11_;
+        const std::string header = streamed_reply_header(head, keep_alive_, length, chunked_);
+        if (!head.keep_alive())
+            broken_ = true; // closed after this reply (asked for, or the body ends with the close)
+        co_return co_await send(asio::buffer(header));
+    }
+
+    asio::awaitable<error_code> write(std::string_view bytes) override {
+        if (bytes.empty())
+            co_return error_code{};
+        if (!chunked_)
+            co_return co_await send(asio::buffer(bytes.data(), bytes.size()));
+        char size_line[24];
+        const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", bytes.size());
+        const std::array<asio::const_buffer, 3> buffers{
+            asio::buffer(size_line, static_cast<std::size_t>(n)),
+            asio::buffer(bytes.data(), bytes.size()), asio::buffer("\r\n", 2)};
+        co_return co_await send(buffers);
+    }
+
+    asio::awaitable<error_code> finish() override {
+        if (!chunked_)
+            co_return error_code{};
+        co_return co_await send(asio::buffer("0\r\n\r\n", 5));
+    }
+
+    void abort() override {
+        broken_ = true;
+        c_.close();
+    }
+
+private:
+    template <class Buffers>
+    asio::awaitable<error_code> send(const Buffers& buffers) {
+        const error_code ec = co_await send_reply(c_, buffers, timeout_);
+        c_.watchdog.disarm();
+        if (ec)
+            broken_ = true;
+        co_return ec;
+    }
+
+    connection<Protocol>& c_;
+    bool keep_alive_;
+    bool http11_;
+    std::chrono::milliseconds timeout_;
+    bool chunked_ = false;
+};
 
 using request_parser = http::request_parser<http::string_body>;
 
@@ -378,7 +444,9 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
         }
         const bool keep_alive = parser.get().keep_alive();
         const bool head = parser.get().method() == http::verb::head;
-        local_reply reply = api.handle(std::move(parser.get()), !server->stopping(), caller);
+        socket_sink<Protocol> sink(c, keep_alive && !server->stopping(),
+                                   parser.get().version() >= 11, limits.request_timeout);
+        local_reply reply = api.handle(std::move(parser.get()), !server->stopping(), caller, &sink);
         slot.busy(true);
         if (reply.bytes) {
             // The hot path: a reply already serialised, which says keep-alive.
@@ -400,6 +468,12 @@ asio::awaitable<void> run_session(typename Protocol::socket socket, local_server
             res = std::move(*held);
         } else {
             res = co_await std::move(reply.response);
+        }
+        if (sink.begun()) { // the reply went out as it came (a route's)
+            slot.busy(false);
+            if (sink.broken() || !keep_alive || server->stopping())
+                break;
+            continue;
         }
         const error_code wec = co_await write_response(
             c, std::move(res), keep_alive && !server->stopping(), head, limits.request_timeout);

@@ -1,5 +1,6 @@
 #include "synergy_tokend/reply_reader.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include <boost/beast/http/error.hpp>
@@ -66,22 +67,28 @@ reply_reader::state reply_reader::fail(error_code ec) {
     return state_;
 }
 
+error_code classify_status(unsigned status, unsigned& interim, bool& skip) {
+    skip = false;
+    if (status < 100)
+        return reply_errc::bad_status;
+    if (status / 100 != 1)
+        return {};
+    if (status == 101)
+        return reply_errc::unexpected_upgrade;
+    if (++interim > reply_reader::max_interim)
+        return reply_errc::too_many_interim;
+    skip = true;
+    return {};
+}
+
 bool reply_reader::on_message_done() {
-    const unsigned status = parser_->get().result_int();
-    if (status < 100) {
-        fail(reply_errc::bad_status);
+    bool skip = false;
+    if (const error_code ec = classify_status(parser_->get().result_int(), interim_, skip)) {
+        fail(ec);
         return true;
     }
-    if (status / 100 != 1) {
+    if (!skip) {
         state_ = state::done;
-        return true;
-    }
-    if (status == 101) {
-        fail(reply_errc::unexpected_upgrade);
-        return true;
-    }
-    if (++interim_ > max_interim) {
-        fail(reply_errc::too_many_interim);
         return true;
     }
     start_message(); // the final reply follows
@@ -149,6 +156,133 @@ bool reply_reader::reusable(const beast::flat_buffer& buffer) const {
 
 reply_reader::response reply_reader::take() {
     return parser_->release();
+}
+
+// ---- reply_stream_reader ----
+
+reply_stream_reader::reply_stream_reader(std::uint32_t header_limit, bool head_request,
+                                         std::size_t window)
+    : header_limit_(header_limit)
+    , head_request_(head_request)
+    , window_(std::max<std::size_t>(window, 1)) {
+    start_message();
+}
+
+void reply_stream_reader::start_message() {
+    parser_.emplace();
+    parser_->body_limit(boost::none); // any length: the bytes are passed on, not held
+    parser_->header_limit(header_limit_);
+    parser_->eager(true);
+    if (head_request_)
+        parser_->skip(true);
+    body_taken();
+}
+
+reply_stream_reader::state reply_stream_reader::fail(error_code ec) {
+    error_ = ec;
+    state_ = state::failed;
+    return state_;
+}
+
+std::string_view reply_stream_reader::body_bytes() const {
+    const auto& body = parser_->get().body();
+    return {window_.data(), window_.size() - body.size};
+}
+
+void reply_stream_reader::body_taken() {
+    auto& body = parser_->get().body();
+    body.data = window_.data();
+    body.size = window_.size();
+}
+
+std::optional<std::uint64_t> reply_stream_reader::body_length() const {
+    const unsigned status = parser_->get().result_int();
+    if (head_request_ || status == 204 || status == 304)
+        return 0;
+    if (parser_->chunked())
+        return std::nullopt;
+    if (const auto length = parser_->content_length())
+        return *length;
+    return std::nullopt; // delimited by the end of the stream
+}
+
+reply_stream_reader::state reply_stream_reader::feed(beast::flat_buffer& buffer) {
+    if (state_ == state::done || state_ == state::failed)
+        return state_;
+    state_ = state::need_more;
+    // Set once the parser wants more bytes than the buffer has: what it parsed meanwhile (a
+    // header, body bytes, the end) is still reported first, in that order.
+    bool waiting = false;
+    for (;;) {
+        if (!header_seen_ && parser_->is_header_done()) {
+            bool skip = false;
+            if (const error_code ec = classify_status(parser_->get().result_int(), interim_, skip))
+                return fail(ec);
+            if (!skip) {
+                header_seen_ = true;
+                state_ = state::header;
+                return state_;
+            }
+            start_message(); // an interim reply has no body: the final one follows
+            waiting = false;
+            continue;
+        }
+        if (header_seen_ && parser_->is_done()) {
+            state_ = state::done;
+            return state_;
+        }
+        if (header_seen_ && body_bytes().size() == window_.size()) {
+            state_ = state::body;
+            return state_;
+        }
+        if (waiting || buffer.size() == 0)
+            break;
+        // Boost 1.81's chunk parser asserts when shown fewer than 5 bytes after the last chunk's
+        // size line, and when shown the same incomplete bytes again (see reply_reader::feed()).
+        if (parser_->is_header_done() && parser_->chunked() && buffer.size() < 5)
+            break;
+        error_code ec;
+        const std::size_t used = parser_->put(buffer.data(), ec);
+        buffer.consume(used);
+        if (used != 0 || parser_->got_some())
+            got_some_ = true;
+        if (ec == http::error::need_buffer)
+            continue; // the window is full: reported above
+        if (ec == http::error::need_more || (!ec && used == 0 && !parser_->is_done())) {
+            waiting = true;
+            continue;
+        }
+        if (ec)
+            return fail(ec);
+    }
+    if (buffer.size() != 0)
+        got_some_ = true;
+    return state_;
+}
+
+reply_stream_reader::state reply_stream_reader::end_of_stream(bool clean) {
+    if (state_ == state::done || state_ == state::failed)
+        return state_;
+    state_ = state::need_more;
+    if (header_seen_ && parser_->is_done())
+        return state_ = state::done;
+    if (!got_some_)
+        return fail(reply_errc::closed_before_reply);
+    if (!clean)
+        return fail(reply_errc::truncated);
+    if (!parser_->is_header_done() || !parser_->need_eof())
+        return fail(reply_errc::truncated);
+    error_code ec;
+    parser_->put_eof(ec);
+    if (ec || !parser_->is_done())
+        return fail(reply_errc::truncated);
+    ended_by_eof_ = true;
+    state_ = state::done; // a final reply: feed() reported its header before waiting for more
+    return state_;
+}
+
+bool reply_stream_reader::reusable(const beast::flat_buffer& buffer) const {
+    return state_ == state::done && !ended_by_eof_ && buffer.size() == 0 && parser_->keep_alive();
 }
 
 } // namespace synergy_tokend

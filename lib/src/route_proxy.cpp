@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "synergy_tokend/log.hpp"
+#include "synergy_tokend/reply_sink.hpp"
 #include "synergy_tokend/text.hpp"
 #include "synergy_tokend/token_store.hpp"
 #include "synergy_tokend/upstream_client.hpp"
@@ -95,6 +96,57 @@ upstream_request route_request(const local_request& req, std::string target,
     return up;
 }
 
+// The local reply's status line and fields for upstream's `head`: its status as a number, its
+// reason phrase, its fields but the hop-by-hop and daemon ones; for HEAD, upstream's
+// Content-Length (of the body a GET would get).
+local_response forwarded_head(const http::response_header<>& head, http::verb method) {
+    local_response out;
+    out.version(11);
+    out.result(head.result_int());
+    out.reason(head.reason());
+    const auto named = connection_names(head);
+    for (const auto& f : head)
+        if (passes(sv(f.name_string()), named))
+            out.insert(f.name_string(), f.value());
+    if (method == http::verb::head)
+        if (auto cl = head.find(http::field::content_length); cl != head.end())
+            out.set(http::field::content_length, cl->value());
+    return out;
+}
+
+// Passes a route's reply on to the local client as it arrives (reply_sink.hpp), or has it read
+// whole when it is small and may be answered otherwise: a reply without a body, and a 401 or
+// 403 that a retry with a new token may replace.
+class relay final : public reply_consumer {
+public:
+    relay(reply_sink* sink, http::verb method, bool may_retry)
+        : sink_(sink)
+        , method_(method)
+        , may_retry_(may_retry) {}
+
+    asio::awaitable<choice> header(const reply_head& head) override {
+        const unsigned status = head.fields.result_int();
+        if (sink_ == nullptr || head.body_length == std::uint64_t{0} ||
+            (may_retry_ && (status == 401 || status == 403)))
+            co_return choice::collect;
+        local_response out = forwarded_head(head.fields, method_);
+        const boost::system::error_code ec = co_await sink_->begin(out, head.body_length);
+        if (ec)
+            co_return choice::stop;
+        co_return choice::stream;
+    }
+
+    asio::awaitable<bool> body(std::string_view bytes) override {
+        const boost::system::error_code ec = co_await sink_->write(bytes);
+        co_return !ec;
+    }
+
+private:
+    reply_sink* sink_;
+    http::verb method_;
+    bool may_retry_;
+};
+
 upstream_config client_config(const route_config& r, const upstream_config& base) {
     upstream_config c;
     c.base_url = r.upstream;
@@ -148,7 +200,7 @@ route_proxy::entry* route_proxy::find(std::string_view name) {
 }
 
 asio::awaitable<local_response> route_proxy::forward(local_request req, std::string below,
-                                                     admission admit) {
+                                                     admission admit, reply_sink* sink) {
     // below = "/<name>/<rest>[?query]"
     const auto slash = below.find('/', 1);
     const std::string name = below.substr(1, slash - 1);
@@ -190,9 +242,11 @@ asio::awaitable<local_response> route_proxy::forward(local_request req, std::str
     }
 
     const bool repeatable = safe_to_repeat(req.method());
-    upstream_result res = co_await client->send(route_request(req, target, "Bearer " + attached));
+    relay first(sink, req.method(), repeatable);
+    upstream_stream_result res =
+        co_await client->stream(route_request(req, target, "Bearer " + attached), first);
     bool retried = false;
-    if (res.ok() && repeatable &&
+    if (res.ok() && !res.streamed && repeatable &&
         (res.response.result_int() == 401 || res.response.result_int() == 403)) {
         serve_result fresh =
             co_await store_.get_replacing(profile, attached, res.response.result_int());
@@ -202,13 +256,34 @@ asio::awaitable<local_response> route_proxy::forward(local_request req, std::str
                 if (auto refusal = admit(profile))
                     co_return std::move(*refusal);
             retried = true;
-            res = co_await client->send(route_request(req, target, "Bearer " + fresh.token.token));
+            relay second(sink, req.method(), false);
+            res = co_await client->stream(route_request(req, target, "Bearer " + fresh.token.token),
+                                          second);
         }
     }
     entry* now_e = find(name); // the entry may have gone with a reload
     if (now_e != nullptr) {
         now_e->stats.retried += retried ? 1 : 0;
         now_e->stats.last_latency = res.latency;
+    }
+    if (sink != nullptr && sink->begun()) {
+        // The header has gone to the client: the body ends complete, or cut short.
+        local_response out;
+        out.result(res.response.result_int());
+        if (res.ok() && res.streamed) {
+            co_await sink->finish();
+            co_return out;
+        }
+        sink->abort();
+        if (!res.stopped) { // upstream's doing, not the client's going away
+            if (now_e != nullptr)
+                ++now_e->stats.truncated;
+            log::warn("route", name + ": the reply (" + std::to_string(res.response.result_int()) +
+                                   ") was cut short after " + std::to_string(res.body_bytes) +
+                                   " bytes of body, and so is the local reply: " +
+                                   store_.redact(res.detail));
+        }
+        co_return out;
     }
     if (!res.ok()) {
         if (now_e != nullptr)
@@ -220,18 +295,7 @@ asio::awaitable<local_response> route_proxy::forward(local_request req, std::str
                 (timed_out ? "upstream timed out: " : "upstream unreachable: ") +
                 store_.redact(res.detail));
     }
-    local_response out;
-    out.version(11);
-    out.result(res.response.result_int());
-    out.reason(res.response.reason());
-    const auto named = connection_names(res.response);
-    for (const auto& f : res.response)
-        if (passes(sv(f.name_string()), named))
-            out.insert(f.name_string(), f.value());
-    // A HEAD reply keeps upstream's Content-Length (of the body a GET would get).
-    if (req.method() == http::verb::head)
-        if (auto cl = res.response.find(http::field::content_length); cl != res.response.end())
-            out.set(http::field::content_length, cl->value());
+    local_response out = forwarded_head(res.response.base(), req.method());
     out.body() = std::move(res.response.body());
     co_return out;
 }

@@ -418,18 +418,32 @@ constexpr std::size_t read_chunk = 8 * 1024; // bytes of reply asked for per rea
 
 } // namespace
 
+asio::awaitable<error_code> upstream_client::write_request(connection& c, const std::string& wire) {
+    // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
+    if (c.tls) {
+        const error_code ec = co_await c.tls->write(asio::buffer(wire));
+        co_return ec;
+    }
+    auto [ec, written] = co_await asio::async_write(c.socket, asio::buffer(wire), use_nothrow);
+    co_return ec;
+}
+
+// One read of at most read_chunk bytes into c.buffer, not committed.
+asio::awaitable<std::pair<error_code, std::size_t>> upstream_client::read_some(connection& c) {
+    const auto space = c.buffer.prepare(read_chunk);
+    if (c.tls) {
+        const std::pair<error_code, std::size_t> got = co_await c.tls->read_some(space);
+        co_return got;
+    }
+    auto [ec, n] = co_await c.socket.async_read_some(space, use_nothrow);
+    co_return std::pair{ec, n};
+}
+
 // Writes the request and reads until `reader` has a final response or an error, parsing the
 // bytes already read first (there are none: a connection with bytes left over is never reused).
 asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::string& wire,
                                                       reply_reader& reader) {
-    error_code ec;
-    // Each co_await in a statement of its own: GCC 12 miscompiles co_await inside ?:.
-    if (c.tls) {
-        ec = co_await c.tls->write(asio::buffer(wire));
-    } else {
-        auto [wec, written] = co_await asio::async_write(c.socket, asio::buffer(wire), use_nothrow);
-        ec = wec;
-    }
+    const error_code ec = co_await write_request(c, wire);
     if (ec)
         co_return ec;
     // The reply cannot be there yet. Let the work that is ready run first: by then it often is,
@@ -438,14 +452,7 @@ asio::awaitable<error_code> upstream_client::exchange(connection& c, const std::
     for (;;) {
         if (reader.feed(c.buffer) != reply_reader::state::need_more)
             co_return reader.error();
-        const auto space = c.buffer.prepare(read_chunk);
-        std::pair<error_code, std::size_t> got;
-        if (c.tls) {
-            got = co_await c.tls->read_some(space);
-        } else {
-            auto [rec, n] = co_await c.socket.async_read_some(space, use_nothrow);
-            got = {rec, n};
-        }
+        const std::pair<error_code, std::size_t> got = co_await read_some(c);
         if (got.first) {
             // The end of the stream: clean with TLS close_notify (asio::error::eof from the TLS
             // client; a TCP close without it is stream_truncated) or a FIN on plain HTTP. A read
@@ -476,6 +483,23 @@ bool is_parse_failure(const error_code& ec) {
     return ec.category() == http::make_error_code(http::error::bad_version).category() ||
            ec == reply_errc::unexpected_upgrade || ec == reply_errc::too_many_interim ||
            ec == reply_errc::bad_status;
+}
+
+// The outcome of a failed exchange: ec the exchange's error, `timed_out` whether the watchdog
+// cut it (then `timeout_text` is the detail).
+void describe_failure(const error_code& ec, bool timed_out, const char* timeout_text,
+                      error_code& out, std::string& detail) {
+    if (timed_out) {
+        out = upstream_errc::timeout;
+        detail = timeout_text;
+    } else if (is_parse_failure(ec) || ec == http::error::body_limit ||
+               ec == http::error::header_limit) {
+        out = upstream_errc::bad_response;
+        detail = ec.message();
+    } else {
+        out = upstream_errc::connection_lost;
+        detail = ec ? ec.message() : std::string("no reply");
+    }
 }
 
 } // namespace
@@ -522,21 +546,143 @@ asio::awaitable<upstream_result> upstream_client::send(upstream_request request)
             ++stats_.resent;
             continue;
         }
-        if (timed_out) {
-            result.ec = upstream_errc::timeout;
-            result.detail = "no complete reply within upstream.request_timeout_ms";
-        } else if (is_parse_failure(ec) || ec == http::error::body_limit ||
-                   ec == http::error::header_limit) {
-            result.ec = upstream_errc::bad_response;
-            result.detail = ec.message();
-        } else {
-            result.ec = upstream_errc::connection_lost;
-            result.detail = ec ? ec.message() : std::string("no reply");
-        }
+        describe_failure(ec, timed_out, "no complete reply within upstream.request_timeout_ms",
+                         result.ec, result.detail);
         break;
     }
     result.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
+    latency_.observe(result.latency);
+    if (result.ec)
+        ++stats_.errors;
+    else
+        stats_.last_latency = result.latency;
+    co_return result;
+}
+
+// Writes the request, then reads and passes on: the header to the consumer once, then each
+// window of body bytes, before reading more (so upstream is never read faster than the consumer
+// takes). The watchdog is armed `idle` ahead after every step of progress.
+asio::awaitable<error_code> upstream_client::stream_exchange(connection& c, const std::string& wire,
+                                                             reply_stream_reader& reader,
+                                                             reply_consumer& consumer,
+                                                             steady::duration idle,
+                                                             upstream_stream_result& result) {
+    const error_code wec = co_await write_request(c, wire);
+    if (wec)
+        co_return wec;
+    c.start(steady::now() + idle);
+    bool collect = false;
+    for (;;) {
+        const reply_stream_reader::state state = reader.feed(c.buffer);
+        if (state == reply_stream_reader::state::header) {
+            result.header_seen = true;
+            const reply_head head{reader.header(), reader.body_length()};
+            const reply_consumer::choice choice = co_await consumer.header(head);
+            if (choice == reply_consumer::choice::stop) {
+                result.stopped = true;
+                co_return asio::error::operation_aborted;
+            }
+            result.response = http::response<http::string_body>(reader.header());
+            collect = choice == reply_consumer::choice::collect;
+            result.streamed = !collect;
+            c.start(steady::now() + idle);
+            continue;
+        }
+        // Body bytes come after the header (a reply that failed in the same read as its header
+        // came may have some the consumer never sees).
+        const std::string_view bytes = reader.body_bytes();
+        if (!bytes.empty() && result.header_seen) {
+            if (collect) {
+                if (result.response.body().size() + bytes.size() > max_upstream_body)
+                    co_return http::error::body_limit;
+                result.response.body() += bytes;
+            } else {
+                const bool more = co_await consumer.body(bytes);
+                result.body_bytes += bytes.size();
+                if (!more) {
+                    result.stopped = true;
+                    co_return asio::error::operation_aborted;
+                }
+            }
+            reader.body_taken();
+            c.start(steady::now() + idle);
+        }
+        if (state == reply_stream_reader::state::done ||
+            state == reply_stream_reader::state::failed)
+            co_return reader.error();
+        if (state == reply_stream_reader::state::body)
+            continue;
+        const std::pair<error_code, std::size_t> got = co_await read_some(c);
+        if (got.first) {
+            // As exchange(): a clean end may end an EOF-delimited body; a read error keeps its
+            // code when nothing of a reply had come yet.
+            const bool clean = got.first == asio::error::eof;
+            if (!clean && !reader.got_some())
+                co_return got.first;
+            reader.end_of_stream(clean);
+            co_return reader.error();
+        }
+        c.buffer.commit(got.second);
+        c.start(steady::now() + idle);
+    }
+}
+
+asio::awaitable<upstream_stream_result> upstream_client::stream(upstream_request request,
+                                                                reply_consumer& consumer) {
+    const auto started = steady::now();
+    const auto idle = cfg_.request_timeout;
+    const auto deadline = started + idle; // for the queue and the connection
+    upstream_stream_result result;
+    ++stats_.requests;
+
+    const std::string wire = serialise_request(request, url_);
+    const bool head = request.method == http::verb::head;
+    // The passes of send(): a kept-alive connection found dead before any byte of the reply
+    // (the consumer has seen nothing) is replaced and the request sent again.
+    for (std::size_t pass = 0;; ++pass) {
+        if (pass > cfg_.max_connections || steady::now() >= deadline) {
+            result.ec = upstream_errc::timeout;
+            result.detail = "no upstream connection within the timeout";
+            break;
+        }
+        upstream_result failure;
+        auto conn = co_await acquire(deadline, failure);
+        if (!conn) {
+            result.ec = failure.ec;
+            result.detail = std::move(failure.detail);
+            break;
+        }
+        const bool was_reused = conn->reused;
+        reply_stream_reader reader(max_upstream_header, head);
+        conn->start(steady::now() + idle);
+        const error_code ec = co_await stream_exchange(*conn, wire, reader, consumer, idle, result);
+        if (!ec && reader.current() == reply_stream_reader::state::done) {
+            const bool reusable = reader.reusable(conn->buffer);
+            result.ec = {};
+            result.detail.clear();
+            conn->finish();
+            release(std::move(conn), reusable);
+            break;
+        }
+        const bool nothing_received = !reader.got_some();
+        const bool timed_out = conn->timed_out();
+        release(std::move(conn), false);
+        if (was_reused && nothing_received && !timed_out && !result.stopped &&
+            connection_level_failure(ec)) {
+            ++stats_.resent;
+            continue;
+        }
+        if (result.stopped) {
+            result.ec = upstream_errc::connection_lost;
+            result.detail = "the reply's reader stopped";
+        } else {
+            describe_failure(ec, timed_out, "upstream idle for longer than the timeout", result.ec,
+                             result.detail);
+        }
+        break;
+    }
+    result.latency = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - started);
     latency_.observe(result.latency);
     if (result.ec)
         ++stats_.errors;

@@ -43,6 +43,13 @@
 //       NOT_AUTHORISED "only for datacore tokens". Every 200 has, after meta, "mock":{"requestId":
 //       <X-Mock-Request-Id>,"query":<the query, without '?'>,"sub":<the bearer token's sub>,
 //       "tokenRequestId":<its rid>}: whose reply it is, so a test can tag requests by query.
+//   ANY /product/echo/... (a product API for routes): the bearer token checked as for /info, then
+//       the request back as JSON {"method","target","headers","body"}.
+//   GET /product/stream?size=N&piece=P&interval_ms=I&framing=length|chunked|eof&cut=K: the bearer
+//       token checked as for /info, then a generated body of N bytes (byte i = 'a' + i % 26) in
+//       writes of P bytes (65536) I ms apart (0), framed by Content-Length, one chunk per write, or
+//       Connection: close and the end of the stream; with cut, only K bytes, then a close without
+//       close_notify. Never held whole: any size.
 //   Errors use the upstream envelope {"error":{"code","message","errors":[{"code","message",
 //   "reason"}]},"meta":{...}}; wrong method on a known path: 405 ERROR; unknown path: 404
 //   NOT_FOUND; body over 1 MiB: 413. meta is {"code","codeVersion":"mock","generationTime":0.001,

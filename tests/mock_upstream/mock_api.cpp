@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -467,6 +468,54 @@ response product_reply(mock_state& state, const request& req, std::uint64_t requ
     return res;
 }
 
+// GET /product/stream?size=N&piece=P&interval_ms=I&framing=length|chunked|eof&cut=K: the bearer
+// token checked as for the echo, then a generated body (stream_reply); a bad parameter gets 400.
+std::optional<api_outcome> stream_outcome(mock_state& state, const request& req) {
+    const std::string_view path = split_target(req.target()).first;
+    if (path != "/product/stream")
+        return std::nullopt;
+    api_outcome out;
+    const std::string_view bearer = bearer_token(req);
+    auto found = state.tokens.find(std::string(bearer));
+    if (bearer.empty() || found == state.tokens.end() || found->second.revoked) {
+        out.res =
+            error_response(401, "token not issued by this server, or revoked", "NOT_AUTHORISED");
+        return out;
+    }
+    std::string_view query = split_target(req.target()).second;
+    while (!query.empty()) {
+        const std::string_view pair = query.substr(0, query.find('&'));
+        query.remove_prefix(std::min(query.size(), pair.size() + 1));
+        const auto eq = pair.find('=');
+        const std::string_view key = pair.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+        std::uint64_t n = 0;
+        const bool number = std::from_chars(value.data(), value.data() + value.size(), n).ptr ==
+                                value.data() + value.size() &&
+                            !value.empty();
+        if (key == "framing" && (value == "length" || value == "chunked" || value == "eof")) {
+            out.stream.framing = value == "length"    ? stream_framing::length
+                                 : value == "chunked" ? stream_framing::chunked
+                                                      : stream_framing::eof;
+        } else if (key == "size" && number) {
+            out.stream.size = n;
+        } else if (key == "piece" && number && n > 0) {
+            out.stream.piece = static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 20));
+        } else if (key == "interval_ms" && number) {
+            out.stream.interval = std::chrono::milliseconds(n);
+        } else if (key == "cut" && number) {
+            out.stream.cut = n;
+        } else {
+            out.res =
+                error_response(400, "bad stream parameter: " + std::string(pair), "INVALID_DATA");
+            return out;
+        }
+    }
+    out.action = api_action::stream;
+    out.res = make_response(200, "", "application/octet-stream");
+    return out;
+}
+
 // ---- routing ----
 
 response method_not_allowed(http::verb allowed) {
@@ -765,8 +814,14 @@ api_outcome finish_api_request(mock_state& state, const api_ticket& ticket, cons
     api_outcome out;
     if (ticket.applied_fault)
         out = fault_outcome(state, *ticket.applied_fault, req, ticket.request_id, issued);
+    else if (auto streamed = stream_outcome(state, req))
+        out = std::move(*streamed);
     else
         out.res = normal_reply(state, req, ticket.request_id, issued);
+    if (out.action == api_action::stream) {
+        out.res.set("X-Mock-Request-Id", std::to_string(ticket.request_id));
+        return out;
+    }
 
     unsigned status_sent = 0;
     std::string body_sent;

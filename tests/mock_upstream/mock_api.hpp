@@ -38,6 +38,7 @@ enum class api_action {
     stall,      // never reply
     stall_body, // send response's headers and half its body, then never the rest
     raw,        // send raw.writes, then end as raw.end says
+    stream,     // send response's header, then stream.size generated body bytes (stream_reply)
 };
 
 // How a raw reply ends once its bytes are written.
@@ -56,12 +57,25 @@ struct raw_reply {
     raw_end end = raw_end::keep_alive;
 };
 
+// A generated body of any length (GET /product/stream): byte i is 'a' + i % 26, sent in writes of
+// `piece` bytes `interval` apart, framed by Content-Length, chunks (one per write) or the end of
+// the stream; `cut`: only that many bytes, then a close without TLS close_notify.
+enum class stream_framing { length, chunked, eof };
+struct stream_reply {
+    std::uint64_t size = 0;
+    std::size_t piece = 65536;
+    std::chrono::milliseconds interval{0};
+    stream_framing framing = stream_framing::length;
+    std::optional<std::uint64_t> cut;
+};
+
 struct api_outcome {
     api_action action = api_action::reply;
     // Complete (X-Mock-Request-Id, Content-Length) for reply, truncate, stall_body; for raw, the
     // final reply as it is logged (the bytes sent are in raw).
     response res;
     raw_reply raw;
+    stream_reply stream;
     std::string log_note; // e.g. "fault=drop", for the log line
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -228,6 +229,14 @@ private:
                 co_return next::notify_close;
             co_return next::close_now;
         }
+        case api_action::stream: {
+            const stream_reply spec = outcome.stream;
+            const bool sent = co_await write_stream(std::move(outcome.res), spec);
+            if (!sent || spec.cut)
+                co_return next::close_now;
+            ++served_;
+            co_return spec.framing == stream_framing::eof ? next::notify_close : next::read_again;
+        }
         case api_action::truncate:
             co_await write_half(std::move(outcome.res));
             co_return next::close_now;
@@ -247,7 +256,8 @@ private:
                            std::string(req.method_string()) + " " + std::string(path_of(req)) +
                            " -> ";
         if (outcome.action == api_action::reply || outcome.action == api_action::truncate ||
-            outcome.action == api_action::stall_body || outcome.action == api_action::raw)
+            outcome.action == api_action::stall_body || outcome.action == api_action::raw ||
+            outcome.action == api_action::stream)
             line += std::to_string(outcome.res.result_int());
         else
             line += "no reply";
@@ -317,6 +327,55 @@ private:
         tcp_layer().expires_after(options_.idle_timeout);
         const auto [ec, bytes] = co_await http::async_write(stream_, res, use_tuple);
         co_return !ec;
+    }
+
+    // The header of `res` framed as `spec` says, then the generated body (mock_api.hpp). False if
+    // the connection was closed meanwhile or a write failed.
+    asio::awaitable<bool> write_stream(response res, stream_reply spec) {
+        if (spec.framing == stream_framing::length)
+            res.content_length(spec.size);
+        else if (spec.framing == stream_framing::chunked)
+            res.set(http::field::transfer_encoding, "chunked");
+        else
+            res.keep_alive(false);
+        http::response_serializer<http::string_body> serializer{res};
+        tcp_layer().expires_after(options_.idle_timeout);
+        const auto [ec, bytes] = co_await http::async_write_header(stream_, serializer, use_tuple);
+        if (ec || membership_.closed())
+            co_return false;
+        const std::uint64_t total = spec.cut ? std::min(*spec.cut, spec.size) : spec.size;
+        std::string piece;
+        for (std::uint64_t at = 0; at < total;) {
+            if (at > 0 && spec.interval.count() > 0) {
+                const bool still_open = co_await pause(spec.interval);
+                if (!still_open)
+                    co_return false;
+            }
+            const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(spec.piece, total - at));
+            piece.clear();
+            if (spec.framing == stream_framing::chunked) {
+                char line[24];
+                piece += std::string_view(
+                    line, static_cast<std::size_t>(std::snprintf(line, sizeof line, "%zx\r\n", n)));
+            }
+            for (std::size_t i = 0; i < n; ++i)
+                piece += static_cast<char>('a' + (at + i) % 26);
+            if (spec.framing == stream_framing::chunked)
+                piece += "\r\n";
+            at += n;
+            if (spec.framing == stream_framing::chunked && at == spec.size)
+                piece += "0\r\n\r\n";
+            const bool sent = co_await write_bytes(std::move(piece), false);
+            if (!sent)
+                co_return false;
+            piece = std::string();
+        }
+        if (spec.framing == stream_framing::chunked && spec.size == 0) {
+            const bool sent = co_await write_bytes("0\r\n\r\n", false);
+            co_return sent;
+        }
+        co_return true;
     }
 
     // The headers as for the whole body (Content-Length included), then half of the body.

@@ -107,6 +107,7 @@ std::string render_status_json(const status_snapshot& s) {
                                          {"requests", r.requests},
                                          {"errors", r.errors},
                                          {"retried", r.retried},
+                                         {"truncated", r.truncated},
                                          {"lastLatencyMs", r.last_latency.count() / 1000.0}});
     data["routes"] = std::move(routes);
     if (s.shared_cache) {
@@ -184,6 +185,12 @@ std::string render_metrics(const status_snapshot& s) {
         for (const auto& r : s.routes)
             out += "synergy_tokend_route_retries_total{route=\"" + label(r.name) + "\"} " +
                    std::to_string(r.retried) + "\n";
+        header(out, "synergy_tokend_route_truncated_total", "counter",
+               "Route replies cut short after their header was passed on (upstream closed, "
+               "broke or idled longer than timeout_ms).");
+        for (const auto& r : s.routes)
+            out += "synergy_tokend_route_truncated_total{route=\"" + label(r.name) + "\"} " +
+                   std::to_string(r.truncated) + "\n";
         header(out, "synergy_tokend_route_last_latency_seconds", "gauge",
                "The last route exchange's duration.");
         for (const auto& r : s.routes)

@@ -10,6 +10,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,12 @@ local_response failure_response(const serve_result& served);
 // for HEAD, Content-Length staying the GET reply's: with `head`, a Content-Length already set on
 // `res` is kept, as a forwarded HEAD reply has it).
 std::string reply_header(local_response& res, bool keep_alive, bool head = false);
+
+// The header block of a reply whose body follows in pieces (reply_sink.hpp): as reply_header(),
+// but with Content-Length `length` when known, else `Transfer-Encoding: chunked` (`chunked`
+// true) or, for an HTTP/1.0 client (`chunked` false), no framing field and Connection: close.
+std::string streamed_reply_header(local_response& res, bool keep_alive,
+                                  std::optional<std::uint64_t> length, bool chunked);
 
 // The complete reply, header (as reply_header() makes it) and body in one string: for replies
 // serialised once and sent many times.

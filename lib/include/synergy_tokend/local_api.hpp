@@ -59,6 +59,7 @@
 
 namespace synergy_tokend {
 
+class reply_sink;
 class token_store;
 class upstream_client;
 
@@ -82,7 +83,11 @@ public:
     // `response`. `may_keep_alive`: false when the server closes the connection after this reply
     // whatever the request says (it is stopping); the fast path then is not taken.
     // `caller` is the connection's, and must outlive the awaited response.
-    local_reply handle(local_request&& req, bool may_keep_alive, lazy_caller& caller);
+    // `sink`, when given, must outlive the awaited response: a product API route writes its reply
+    // into it as it arrives (reply_sink.hpp) and the response only tells its status; without
+    // one a route's reply is read whole (at most 8 MiB).
+    local_reply handle(local_request&& req, bool may_keep_alive, lazy_caller& caller,
+                       reply_sink* sink = nullptr);
 
     // The reply to a request the server refuses itself (limits, framing: local_server.hpp): the
     // error envelope of `status` with `message`, counted in /metrics under the route of
@@ -130,10 +135,10 @@ private:
     // The fast path (see above): the shared bytes, or nullptr when the request needs respond().
     std::shared_ptr<const std::string> try_fast(const local_request& req, const routed& r,
                                                 lazy_caller& caller);
-    boost::asio::awaitable<local_response> respond(local_request req, routed r,
-                                                   lazy_caller* caller);
+    boost::asio::awaitable<local_response> respond(local_request req, routed r, lazy_caller* caller,
+                                                   reply_sink* sink);
     boost::asio::awaitable<local_response> dispatch(local_request req, routed r,
-                                                    lazy_caller* caller);
+                                                    lazy_caller* caller, reply_sink* sink);
     // A GET /v1/tokens/{name} to be held, that the policy and the access rule let through.
     boost::asio::awaitable<local_response> hold(std::string name, bool plain, change_wait wait,
                                                 lazy_caller* caller);

@@ -1,7 +1,10 @@
 // The local listeners (PRODUCT.md §5, §6): TCP addresses and a Unix socket, one coroutine per
 // connection. The server reads requests, writes replies and enforces the limits below; everything
 // else is local_api's: each request goes to local_api::handle(), and its reply (the fast path's
-// shared bytes, or a response serialised by http_reply's reply_header()) is written back. The
+// shared bytes, or a response serialised by http_reply's reply_header()) is written back; or
+// the handler writes it itself, as it arrives, into the reply_sink the server gives each request
+// (a product API route's: reply_sink.hpp), after which a connection whose reply was cut short
+// is closed. The
 // server's own refusals (400, 413, 431) are made by local_api::refusal(), so they are counted.
 //
 // Limits enforced per connection: the request header block (request line, fields and the empty

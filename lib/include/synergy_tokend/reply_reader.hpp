@@ -17,6 +17,14 @@
 //   response that allows keep-alive, whose end is known from its framing (not from the end of the
 //   stream), with no byte left over after it. Anything else closes the connection.
 //
+// reply_stream_reader reads the same way but does not hold the body: it stops once the final
+// reply's header is complete (state header), and then each time its fixed window of body bytes
+// is full (state body), so that a caller can pass a body of any length on as it arrives with
+// bounded memory. Its rules are the ones above (the same interim replies skipped, the same
+// errors, the same end-of-stream and reuse rules), without a body limit; fuzz/reply_reader_fuzz
+// checks that it gives the same status and the same body bytes as reply_reader for any stream
+// cut into any reads.
+//
 // Not thread-safe; no allocation beyond the parser's and the response's.
 #pragma once
 
@@ -24,7 +32,11 @@
 #include <cstdint>
 #include <optional>
 
+#include <string_view>
+#include <vector>
+
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -41,6 +53,11 @@ enum class reply_errc {
 };
 
 const boost::system::error_category& reply_category();
+
+// What a complete message header with status `status` is, the `interim` ones before it counted:
+// the final reply (an empty code), an interim one to skip (`skip` set, `interim` incremented),
+// or an error (bad_status, unexpected_upgrade, too_many_interim). The rule both readers keep.
+boost::system::error_code classify_status(unsigned status, unsigned& interim, bool& skip);
 boost::system::error_code make_error_code(reply_errc e);
 
 class reply_reader {
@@ -93,6 +110,67 @@ private:
     state state_ = state::need_more;
     boost::system::error_code error_;
     bool got_some_ = false;
+    bool ended_by_eof_ = false;
+    unsigned interim_ = 0;
+};
+
+class reply_stream_reader {
+public:
+    using header_type = boost::beast::http::response_header<>;
+    enum class state { need_more, header, body, done, failed };
+
+    static constexpr std::size_t default_window = 16 * 1024;
+
+    // `header_limit` and `head_request` as for reply_reader; `window`: the most body bytes held.
+    reply_stream_reader(std::uint32_t header_limit, bool head_request,
+                        std::size_t window = default_window);
+
+    // Parses the bytes `buffer` holds, consuming what it parsed, and stops at the first of:
+    // - header: the final reply's header became complete (once; interim replies are skipped);
+    //   header() is valid from now on;
+    // - body: the window is full (body_bytes());
+    // - need_more: every byte was parsed; the window may hold bytes, to be passed on before the
+    //   caller waits for more;
+    // - done: the reply is complete (the window may hold its last bytes);
+    // - failed: error() says why (the window may hold bytes parsed before the error, which are
+    //   part of a reply that will never be complete).
+    // Call again (with more bytes after need_more) while the state is header, body or
+    // need_more, after taking the window's bytes with body_taken().
+    state feed(boost::beast::flat_buffer& buffer);
+
+    // As reply_reader::end_of_stream(); may end with the window holding the last bytes.
+    state end_of_stream(bool clean);
+
+    state current() const { return state_; }
+    boost::system::error_code error() const { return error_; }
+    bool got_some() const { return got_some_; }
+    bool header_seen() const { return header_seen_; }
+
+    // From state header on: the final reply's status line and fields.
+    const header_type& header() const { return parser_->get().base(); }
+    // From state header on: the body's length from its framing (Content-Length; 0 for a reply
+    // that has no body: HEAD, 204, 304), or nullopt for a chunked or EOF-delimited body.
+    std::optional<std::uint64_t> body_length() const;
+
+    // The body bytes parsed and not yet taken, in order.
+    std::string_view body_bytes() const;
+    void body_taken();
+
+    bool reusable(const boost::beast::flat_buffer& buffer) const;
+
+private:
+    using parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+    void start_message();
+    state fail(boost::system::error_code ec);
+
+    std::uint32_t header_limit_;
+    bool head_request_;
+    std::vector<char> window_;
+    std::optional<parser> parser_;
+    state state_ = state::need_more;
+    boost::system::error_code error_;
+    bool got_some_ = false;
+    bool header_seen_ = false;
     bool ended_by_eof_ = false;
     unsigned interim_ = 0;
 };

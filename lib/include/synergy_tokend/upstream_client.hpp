@@ -15,6 +15,12 @@
 // - Timeouts: request_timeout for the whole send() (queue wait, connection, write and read of
 //   the exchange, every resend included); within it connect_timeout for resolve + connect +
 //   handshake.
+// - stream(): the same exchange, but the final reply's header goes to a reply_consumer as soon
+//   as it is parsed, and its body in pieces as they arrive (reply_stream_reader), never more
+//   than one window (16 KiB) held and no byte read from upstream before the consumer has taken
+//   the last ones. Its time limit is an idle one: request_timeout for the queue wait and the
+//   connection, then at most request_timeout between one step of progress and the next (the
+//   request written, each read, each piece the consumer took), however long the whole reply.
 //
 // All member functions must be called on the executor given at construction (one event-loop
 // thread). send() never throws for network or protocol failures: it reports them in the result.
@@ -88,6 +94,40 @@ struct upstream_result {
     bool ok() const { return !ec; }
 };
 
+// What the final reply's header says, for a consumer of stream().
+struct reply_head {
+    const boost::beast::http::response_header<>& fields; // status, reason phrase and fields
+    std::optional<std::uint64_t> body_length; // framing's; nullopt: chunked or to the end
+};
+
+// Takes a reply as stream() reads it. Its calls run on the client's executor, in order: header
+// once, then body zero or more times.
+class reply_consumer {
+public:
+    virtual ~reply_consumer() = default;
+    // stream: pass the body on to body(); collect: read it whole into the result's response (at
+    // most 8 MiB, as send()); stop: read nothing more (the connection is closed, the result is
+    // an error with `stopped` set).
+    enum class choice { stream, collect, stop };
+    virtual boost::asio::awaitable<choice> header(const reply_head& head) = 0;
+    // The next bytes of the body. False: read nothing more (as stop).
+    virtual boost::asio::awaitable<bool> body(std::string_view bytes) = 0;
+};
+
+struct upstream_stream_result {
+    boost::system::error_code ec; // as upstream_result's
+    std::string detail;
+    // header() was called: whatever ec says, the consumer has seen the reply's header.
+    bool header_seen = false;
+    bool streamed = false;        // header() chose stream: the body went to body()
+    bool stopped = false;         // the consumer stopped the exchange
+    std::uint64_t body_bytes = 0; // bytes given to body()
+    // With collect: the complete reply. With stream: its header only.
+    boost::beast::http::response<boost::beast::http::string_body> response;
+    std::chrono::microseconds latency{0};
+    bool ok() const { return !ec; }
+};
+
 class upstream_client {
 public:
     // Throws std::runtime_error naming the file when `ca_file` cannot be loaded.
@@ -97,6 +137,9 @@ public:
     upstream_client& operator=(const upstream_client&) = delete;
 
     boost::asio::awaitable<upstream_result> send(upstream_request req);
+    // The reply to `req` passed to `consumer` as it arrives (see above).
+    boost::asio::awaitable<upstream_stream_result> stream(upstream_request req,
+                                                          reply_consumer& consumer);
 
     upstream_stats stats() const;
     const latency_histogram& latency() const { return latency_; }
@@ -117,6 +160,15 @@ private:
     void release(connection_ptr conn, bool reusable);
     static boost::asio::awaitable<boost::system::error_code>
     exchange(connection& c, const std::string& wire, reply_reader& reader);
+    static boost::asio::awaitable<boost::system::error_code> write_request(connection& c,
+                                                                           const std::string& wire);
+    static boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>>
+    read_some(connection& c);
+    // stream()'s exchange on `c`; `idle` the longest wait for progress.
+    static boost::asio::awaitable<boost::system::error_code>
+    stream_exchange(connection& c, const std::string& wire, reply_stream_reader& reader,
+                    reply_consumer& consumer, std::chrono::steady_clock::duration idle,
+                    upstream_stream_result& result);
     void close_expired_idle();
     static boost::asio::awaitable<void> reap_idle(upstream_client* self);
 

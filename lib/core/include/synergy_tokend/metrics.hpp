@@ -36,6 +36,8 @@ struct route_view {
     std::uint64_t errors = 0; // answered by the daemon (502/503/504), not by upstream
     std::uint64_t retried = 0;
     std::chrono::microseconds last_latency{0};
+    // Replies cut short after their header was passed on (upstream closed, broke or idled).
+    std::uint64_t truncated = 0;
 };
 
 struct status_snapshot {
