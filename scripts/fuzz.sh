@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh clang-14 libclang-rt-14-dev
+scripts/install-deps.sh clang-14 libclang-rt-14-dev libhiredis-dev
 
 seconds=${FUZZ_SECONDS:-60}
 out=build/fuzz
@@ -15,7 +15,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
 status=0
-for target in config token_reply request reply_reader sealed_entry; do
+for target in config token_reply request reply_reader sealed_entry redis_reply; do
     work="$out/corpus-$target"
     rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$target"/* "$work"/
     echo "== fuzzing $target for ${seconds}s"

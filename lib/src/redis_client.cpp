@@ -51,48 +51,6 @@ public:
     }
 };
 
-redis_reply convert(const redisReply* r) {
-    redis_reply out;
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        out.type = redis_reply::kind::string;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_STATUS:
-        out.type = redis_reply::kind::status;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_ERROR:
-        out.type = redis_reply::kind::error;
-        out.str.assign(r->str, r->len);
-        break;
-    case REDIS_REPLY_INTEGER:
-        out.type = redis_reply::kind::integer;
-        out.integer = r->integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        out.type = redis_reply::kind::array;
-        for (std::size_t i = 0; i < r->elements; ++i)
-            out.elements.push_back(convert(r->element[i]));
-        break;
-    default:
-        out.type = redis_reply::kind::nil;
-        break;
-    }
-    return out;
-}
-
-struct reader_free {
-    void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 120))
-        out += (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) ? c : '?';
-    return out;
-}
-
 } // namespace
 
 const boost::system::error_category& redis_category() {
@@ -108,7 +66,6 @@ struct redis_client::connection {
     explicit connection(asio::any_io_executor ex)
         : tcp_socket(ex)
         , unix_sock(ex)
-        , reader(redisReaderCreate())
         , watchdog(ex, std::chrono::seconds(30), [this] { close(); }) {}
     void close() {
         error_code ignored;
@@ -140,7 +97,7 @@ struct redis_client::connection {
     unix_socket::socket unix_sock;
     bool is_unix = false;
     std::unique_ptr<tls_client> tls;
-    std::unique_ptr<redisReader, reader_free> reader;
+    redis_reply_reader reader;
     deadline_watchdog watchdog;
     std::vector<char> rx = std::vector<char>(4096);
 };
@@ -200,22 +157,15 @@ asio::awaitable<redis_result> redis_client::exchange(connection_ptr c,
         co_return out;
     }
     for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(c->reader.get(), &raw) != REDIS_OK) {
+        // Bytes beyond the reply were not asked for: an error, the connection is not trusted.
+        redis_reply_reader::result next = c->reader.next_alone();
+        if (next.what == redis_reply_reader::status::error) {
             out.ec = make_error_code(redis_errc::protocol_error);
-            out.detail = printable(c->reader->errstr);
+            out.detail = c->reader.error();
             co_return out;
         }
-        if (raw != nullptr) {
-            auto* reply = static_cast<redisReply*>(raw);
-            out.reply = convert(reply);
-            freeReplyObject(reply);
-            // Bytes beyond this reply were not asked for: the connection is not to be trusted.
-            if (c->reader->len > c->reader->pos) {
-                out = {};
-                out.ec = make_error_code(redis_errc::protocol_error);
-                out.detail = "bytes after the reply that no command asked for";
-            }
+        if (next.what == redis_reply_reader::status::reply) {
+            out.reply = std::move(next.reply);
             co_return out;
         }
         auto [ec, n] = co_await c->read_some(asio::buffer(c->rx));
@@ -225,11 +175,7 @@ asio::awaitable<redis_result> redis_client::exchange(connection_ptr c,
             out.detail = ec.message();
             co_return out;
         }
-        if (redisReaderFeed(c->reader.get(), c->rx.data(), n) != REDIS_OK) {
-            out.ec = make_error_code(redis_errc::protocol_error);
-            out.detail = printable(c->reader->errstr);
-            co_return out;
-        }
+        c->reader.feed(std::string_view(c->rx.data(), n));
     }
 }
 
@@ -239,9 +185,9 @@ redis_client::setup_step(connection_ptr c, std::vector<std::string> args, std::s
     redis_result r = co_await exchange(c, std::move(args));
     if (!r.ok())
         co_return r;
-    if (r.reply.type == redis_reply::kind::error) {
+    if (std::string problem = problem_unless_ok(r.reply, what); !problem.empty()) {
         r.ec = make_error_code(redis_errc::auth_failed);
-        r.detail = what + ": " + printable(r.reply.str);
+        r.detail = std::move(problem);
         co_return r;
     }
     co_return std::nullopt;
@@ -333,7 +279,7 @@ asio::awaitable<redis_result> redis_client::command(std::vector<std::string> arg
             co_return r;
         }
         c->close();
-        if (reused && r.ec == redis_errc::connection_lost && c->reader->len == 0 &&
+        if (reused && r.ec == redis_errc::connection_lost && !c->reader.mid_reply() &&
             clock::now() < deadline)
             continue;
         co_return r;

@@ -142,12 +142,13 @@ asio::awaitable<shared_read> shared_cache::read(std::string name, shared_keys ke
                                                 clock::time_point deadline) {
     shared_read out;
     redis_result r = co_await redis_.command(get_command(name), deadline);
-    if (r.ok() && r.reply.type != redis_reply::kind::string &&
-        r.reply.type != redis_reply::kind::nil) {
-        r.ec = make_error_code(redis_errc::protocol_error);
-        r.detail = r.reply.type == redis_reply::kind::error
-                       ? r.reply.str
-                       : std::string("GET answered neither a value nor nil");
+    get_meaning got;
+    if (r.ok()) {
+        got = meaning_of_get(r.reply);
+        if (!got.problem.empty()) {
+            r.ec = make_error_code(redis_errc::protocol_error);
+            r.detail = std::move(got.problem);
+        }
     }
     if (!r.ok()) {
         failed(r, "GET");
@@ -155,12 +156,12 @@ asio::awaitable<shared_read> shared_cache::read(std::string name, shared_keys ke
         co_return out;
     }
     succeeded();
-    if (r.reply.type == redis_reply::kind::nil)
+    if (!got.value)
         co_return out;
-    unseal_result u = unseal_entry(keys, name, r.reply.str);
+    unseal_result u = unseal_entry(keys, name, *got.value);
     if (!u.entry) {
         ++link_.rejected_entries;
-        const std::string digest = sha256_hex(r.reply.str);
+        const std::string digest = sha256_hex(*got.value);
         if (digest != last_rejected_) {
             last_rejected_ = digest;
             log::warn("shared_cache", "ignoring the shared entry " + name + ": " + u.problem +
@@ -176,20 +177,17 @@ asio::awaitable<shared_read> shared_cache::read(std::string name, shared_keys ke
 asio::awaitable<lease_outcome> shared_cache::take_lease(std::string name, std::string owner,
                                                         clock::time_point deadline) {
     redis_result r = co_await redis_.command(lease_command(name, owner, cfg_.lease), deadline);
-    if (r.ok() && r.reply.type == redis_reply::kind::status && r.reply.str == "OK") {
-        succeeded();
-        ++link_.lease_wins;
-        co_return lease_outcome::won;
-    }
-    if (r.ok() && r.reply.type == redis_reply::kind::nil) {
-        succeeded();
-        co_return lease_outcome::lost;
-    }
     if (r.ok()) {
+        const set_nx_meaning lease = meaning_of_set_nx(r.reply);
+        if (lease.problem.empty()) {
+            succeeded();
+            if (!lease.won)
+                co_return lease_outcome::lost;
+            ++link_.lease_wins;
+            co_return lease_outcome::won;
+        }
         r.ec = make_error_code(redis_errc::protocol_error);
-        r.detail = r.reply.type == redis_reply::kind::error
-                       ? r.reply.str
-                       : std::string("SET NX answered neither OK nor nil");
+        r.detail = lease.problem;
     }
     failed(r, "SET NX");
     co_return lease_outcome::failed;
@@ -200,11 +198,11 @@ asio::awaitable<void> shared_cache::publish(std::string name, shared_keys keys, 
     if (ttl.count() > 0) {
         redis_result r = co_await redis_.command(
             set_command(name, seal_entry(keys, name, entry), ttl), clock::now() + cfg_.timeout);
-        if (r.ok() && !(r.reply.type == redis_reply::kind::status && r.reply.str == "OK")) {
-            r.ec = make_error_code(redis_errc::protocol_error);
-            r.detail = r.reply.type == redis_reply::kind::error
-                           ? r.reply.str
-                           : std::string("SET answered something but OK");
+        if (r.ok()) {
+            if (std::string problem = problem_unless_ok(r.reply, "SET"); !problem.empty()) {
+                r.ec = make_error_code(redis_errc::protocol_error);
+                r.detail = std::move(problem);
+            }
         }
         if (!r.ok()) {
             failed(r, "SET");
@@ -218,11 +216,11 @@ asio::awaitable<void> shared_cache::publish(std::string name, shared_keys keys, 
 asio::awaitable<void> shared_cache::release(std::string name, std::string owner) {
     redis_result r =
         co_await redis_.command(release_command(name, owner), clock::now() + cfg_.timeout);
-    if (r.ok() && r.reply.type != redis_reply::kind::integer) {
-        r.ec = make_error_code(redis_errc::protocol_error);
-        r.detail = r.reply.type == redis_reply::kind::error
-                       ? r.reply.str
-                       : std::string("EVAL answered no integer");
+    if (r.ok()) {
+        if (auto released = meaning_of_integer(r.reply, "EVAL"); !released.problem.empty()) {
+            r.ec = make_error_code(redis_errc::protocol_error);
+            r.detail = std::move(released.problem);
+        }
     }
     if (!r.ok())
         failed(r, "EVAL (lease release)");

@@ -122,6 +122,32 @@ BOOST_AUTO_TEST_CASE(broken_peers_give_errors_not_replies) {
     BOOST_TEST((ask(extra.url()).ec == st::redis_errc::protocol_error));
 }
 
+// What the fuzz target found hiredis 0.14 alone would take, and the limits it checks.
+BOOST_AUTO_TEST_CASE(replies_hiredis_alone_would_take_are_refused) {
+    // A bulk string's data not followed by CRLF: hiredis returns "a" and skips "XY" unread.
+    fake_redis no_crlf([](int fd) { send_bytes(fd, "$1\r\naXY", 1); });
+    const auto r = ask(no_crlf.url());
+    BOOST_TEST((r.ec == st::redis_errc::protocol_error));
+    BOOST_TEST(r.detail.find("not followed by CRLF") != std::string::npos, r.detail);
+    // An array count hiredis would calloc (2^31 pointers): refused at its header, at once.
+    fake_redis huge_array([](int fd) { send_bytes(fd, "*2147483647\r\n", 64); });
+    const auto a = ask(huge_array.url());
+    BOOST_TEST((a.ec == st::redis_errc::protocol_error));
+    BOOST_TEST(a.detail.find("elements") != std::string::npos, a.detail);
+    // A bulk length of 10 GB, its bytes streaming in: refused after 1 MiB, well before the
+    // deadline, not buffered on.
+    fake_redis huge_bulk([](int fd) {
+        send_bytes(fd, "$10000000000\r\n", 64);
+        const std::string block(64 * 1024, 'x');
+        for (int i = 0; i < 40; ++i)
+            if (::send(fd, block.data(), block.size(), MSG_NOSIGNAL) <= 0)
+                break;
+    });
+    const auto b = ask(huge_bulk.url(), 10000ms);
+    BOOST_TEST((b.ec == st::redis_errc::protocol_error));
+    BOOST_TEST(b.detail.find("longer than 1048576 bytes") != std::string::npos, b.detail);
+}
+
 BOOST_AUTO_TEST_CASE(a_silent_peer_times_out_at_the_deadline) {
     fake_redis silent([](int) { std::this_thread::sleep_for(700ms); });
     const auto start = std::chrono::steady_clock::now();

@@ -1,15 +1,17 @@
 // A small Redis client for the shared cache (PRODUCT.md §10), on the daemon's event loop.
 //
 // - Protocol: hiredis (Debian's libhiredis 0.14, linked statically) formats every command
-//   (redisFormatCommandArgv: binary-safe arguments) and parses every reply (redisReader): no RESP
-//   code of our own. hiredis does no I/O here; this class moves the bytes with Asio.
+//   (redisFormatCommandArgv: binary-safe arguments) and parses every reply (redisReader, through
+//   redis_reply_reader with its limits): no RESP code of our own. hiredis does no I/O here; this
+//   class moves the bytes with Asio.
 // - Transports: TCP (redis://), TLS over TCP with the project's tls_client (rediss://: peer
 //   verification against ca_file or the system store, host name check and SNI, TLS >= 1.2, as
 //   for upstream), and Unix sockets (unix:/path).
 // - Connections: a new one sends AUTH (username and password; the password alone for the default
 //   user) and SELECT when the URL names a database other than 0. Idle connections are kept for
 //   reuse (a few); one command runs on one connection at a time; a connection that failed in any
-//   way (timeout, close, a reply that cannot be parsed) is closed, never reused.
+//   way (timeout, close, a reply that cannot be parsed or is too large, bytes after the reply) is
+//   closed, never reused.
 // - Timeouts: every command() has a deadline covering the connection (resolve, connect, TLS,
 //   AUTH, SELECT) and the exchange; past it the connection is closed and the result is
 //   redis_errc::timeout. No call waits longer.
@@ -33,6 +35,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "synergy_tokend/redis_reply.hpp"
 #include "synergy_tokend/shared_cache_config.hpp"
 
 namespace synergy_tokend {
@@ -48,14 +51,6 @@ enum class redis_errc {
 
 const boost::system::error_category& redis_category();
 boost::system::error_code make_error_code(redis_errc e);
-
-struct redis_reply {
-    enum class kind { string, status, error, integer, nil, array };
-    kind type = kind::nil;
-    std::string str; // string, status, error
-    long long integer = 0;
-    std::vector<redis_reply> elements;
-};
 
 struct redis_result {
     boost::system::error_code ec;
