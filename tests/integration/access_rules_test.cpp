@@ -100,16 +100,6 @@ void wait_for_token_requests(mock_upstream& mock, std::int64_t count) {
     BOOST_REQUIRE_GT(mock.counter("token_requests"), count);
 }
 
-void wait_until_ready(tokend_daemon& daemon) {
-    http_call readyz;
-    readyz.target = "/readyz";
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (http_request(daemon.tcp(), readyz).status != 200 &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(20ms);
-    BOOST_REQUIRE_EQUAL(http_request(daemon.tcp(), readyz).status, 200u);
-}
-
 bool skip_unless_root() {
     if (::geteuid() == 0)
         return false;
@@ -344,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_rule_added_while_a_drop_in_request_waits_refuses_it) {
     if (skip_unless_root())
         return;
     fixture f;
-    wait_until_ready(f.daemon);
+    f.daemon.wait_ready();
     auto cfg = json::parse(read_file(f.daemon.config_path())).as_object();
     cfg["on_demand"] = json::object{{"enabled", true}};
     reload_with(f.daemon, cfg);
@@ -375,7 +365,7 @@ BOOST_AUTO_TEST_CASE(a_rule_added_while_info_waits_for_a_replacement_refuses_the
     if (skip_unless_root())
         return;
     fixture f;
-    wait_until_ready(f.daemon);
+    f.daemon.wait_ready();
     http_call info;
     info.target = "/v1/info/scopes/authorized";
     info.headers["X-Tokend-Request"] = "1";

@@ -619,6 +619,15 @@ http_reply tokend_daemon::get_token_within(const std::string& name,
     return r;
 }
 
+void tokend_daemon::wait_ready(std::chrono::milliseconds within) {
+    http_call readyz;
+    readyz.target = "/readyz";
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (http_request(tcp(), readyz).status != 200 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    BOOST_REQUIRE_EQUAL(http_request(tcp(), readyz).status, 200u);
+}
+
 http_reply tokend_daemon::get_token(const std::string& name, const std::string& accept) {
     http_call call;
     call.target = "/v1/tokens/" + name;

@@ -230,6 +230,9 @@ public:
     http_reply get_token(const std::string& name, const std::string& accept = "application/json");
     // get_token() every 100 ms until it answers 200 or `within` has passed; the last reply.
     http_reply get_token_within(const std::string& name, std::chrono::milliseconds within);
+    // /readyz every 20 ms until it answers 200 (every profile servable); requires it within
+    // `within`.
+    void wait_ready(std::chrono::milliseconds within = std::chrono::seconds(10));
 
 private:
     temp_dir dir_;
