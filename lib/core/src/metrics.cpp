@@ -170,32 +170,31 @@ std::string render_metrics(const status_snapshot& s) {
     }
 
     if (!s.routes.empty()) {
-        header(out, "synergy_tokend_route_requests_total", "counter",
-               "Requests forwarded by product API route.");
-        for (const auto& r : s.routes)
-            out += "synergy_tokend_route_requests_total{route=\"" + label(r.name) + "\"} " +
-                   std::to_string(r.requests) + "\n";
-        header(out, "synergy_tokend_route_errors_total", "counter",
-               "Route requests the daemon answered itself (502, 503, 504).");
-        for (const auto& r : s.routes)
-            out += "synergy_tokend_route_errors_total{route=\"" + label(r.name) + "\"} " +
-                   std::to_string(r.errors) + "\n";
-        header(out, "synergy_tokend_route_retries_total", "counter",
-               "Route requests retried once with a refreshed token.");
-        for (const auto& r : s.routes)
-            out += "synergy_tokend_route_retries_total{route=\"" + label(r.name) + "\"} " +
-                   std::to_string(r.retried) + "\n";
-        header(out, "synergy_tokend_route_truncated_total", "counter",
-               "Route replies cut short after their header was passed on (upstream closed, "
-               "broke or idled longer than timeout_ms).");
-        for (const auto& r : s.routes)
-            out += "synergy_tokend_route_truncated_total{route=\"" + label(r.name) + "\"} " +
-                   std::to_string(r.truncated) + "\n";
-        header(out, "synergy_tokend_route_last_latency_seconds", "gauge",
-               "The last route exchange's duration.");
-        for (const auto& r : s.routes)
-            out += "synergy_tokend_route_last_latency_seconds{route=\"" + label(r.name) + "\"} " +
-                   std::to_string(static_cast<double>(r.last_latency.count()) / 1e6) + "\n";
+        // One family per route figure: its header, then a sample per route.
+        const auto per_route = [&](const char* name, const char* type, const char* help,
+                                   const auto& value_of) {
+            header(out, name, type, help);
+            for (const auto& r : s.routes)
+                out +=
+                    std::string(name) + "{route=\"" + label(r.name) + "\"} " + value_of(r) + "\n";
+        };
+        per_route("synergy_tokend_route_requests_total", "counter",
+                  "Requests forwarded by product API route.",
+                  [](const auto& r) { return std::to_string(r.requests); });
+        per_route("synergy_tokend_route_errors_total", "counter",
+                  "Route requests the daemon answered itself (502, 503, 504).",
+                  [](const auto& r) { return std::to_string(r.errors); });
+        per_route("synergy_tokend_route_retries_total", "counter",
+                  "Route requests retried once with a refreshed token.",
+                  [](const auto& r) { return std::to_string(r.retried); });
+        per_route("synergy_tokend_route_truncated_total", "counter",
+                  "Route replies cut short after their header was passed on (upstream closed, "
+                  "broke or idled longer than timeout_ms).",
+                  [](const auto& r) { return std::to_string(r.truncated); });
+        per_route("synergy_tokend_route_last_latency_seconds", "gauge",
+                  "The last route exchange's duration.", [](const auto& r) {
+                      return std::to_string(static_cast<double>(r.last_latency.count()) / 1e6);
+                  });
     }
 
     if (s.shared_cache) {
