@@ -79,8 +79,11 @@ std::vector<std::string> release_command(const std::string& name, const std::str
 
 } // namespace
 
-shared_cache::shared_cache(asio::any_io_executor ex, const shared_cache_config& cfg)
+shared_cache::shared_cache(asio::any_io_executor ex, const shared_cache_config& cfg,
+                           const refresh_config& backoff, std::function<double()> draw)
     : cfg_(cfg)
+    , backoff_(backoff)
+    , draw_(std::move(draw))
     , redis_(ex, cfg, read_password(cfg.password_file)) {}
 
 shared_cache_view shared_cache::view() const {
@@ -128,7 +131,7 @@ void shared_cache::failed(const redis_result& r, const char* what) {
     std::string problem = std::string(what) + ": " + r.ec.message();
     if (!r.detail.empty())
         problem += " (" + r.detail + ")";
-    if (link_.on_failure(clock::now(), problem))
+    if (link_.on_failure(clock::now(), problem, backoff_, draw_()))
         log::warn("shared_cache", "Redis at " + cfg_.url + " failed: " + problem +
                                       "; falling back to per-host fetches until it answers again");
 }

@@ -79,7 +79,8 @@ token_store::token_store(asio::any_io_executor ex, const config& cfg, upstream_c
     , rng_(std::random_device{}())
     , changes_(ex) {
     if (cfg_.shared_cache)
-        shared_ = std::make_shared<shared_cache>(ex_, *cfg_.shared_cache);
+        shared_ = std::make_shared<shared_cache>(ex_, *cfg_.shared_cache, cfg_.refresh,
+                                                 [this] { return draw(); });
     for (const auto& p : cfg_.tokens)
         profiles_.emplace(
             p.name, std::make_shared<profile>(ex_, p, cfg_.refresh, [this] { return draw(); }));
@@ -235,7 +236,8 @@ token_store::reload_counts token_store::reload(const config& cfg) {
         shared_.reset(); // attempts in flight keep the one they started with
         if (cfg.shared_cache) {
             try {
-                shared_ = std::make_shared<shared_cache>(ex_, *cfg.shared_cache);
+                shared_ = std::make_shared<shared_cache>(ex_, *cfg.shared_cache, cfg.refresh,
+                                                         [this] { return draw(); });
             } catch (const std::exception& e) {
                 log::error("token_store", std::string("shared_cache not used: ") + e.what());
             }

@@ -144,21 +144,42 @@ BOOST_AUTO_TEST_CASE(redis_failures_fetch_alone) {
         (b.on_lease(c.now, st::lease_outcome::failed, true).action == shared_action::fetch_alone));
 }
 
-BOOST_AUTO_TEST_CASE(the_link_logs_each_change_once_and_retries_after_a_second) {
+BOOST_AUTO_TEST_CASE(the_link_logs_each_change_once_and_retries_with_backoff) {
     fake_clock c;
+    st::refresh_config backoff;
+    backoff.retry_initial = 1000ms;
+    backoff.retry_max = 4000ms;
     st::shared_link link;
     BOOST_TEST(link.use_redis(c.now.mono));
     BOOST_TEST(!link.on_success());
-    BOOST_TEST(link.on_failure(c.now.mono, "GET: timeout"));
-    BOOST_TEST(!link.on_failure(c.now.mono, "GET: timeout"));
+    // draw 0.5: half of each cap (full jitter).
+    BOOST_TEST(link.on_failure(c.now.mono, "GET: timeout", backoff, 0.5));
+    // A second command failing before the retry time: counted, the delay not lengthened.
+    BOOST_TEST(!link.on_failure(c.now.mono + 100ms, "GET: timeout", backoff, 0.5));
     BOOST_TEST(std::string(st::to_string(link.state)) == "fallback");
     BOOST_TEST(link.fallbacks == 1u);
     BOOST_TEST(link.errors == 2u);
-    BOOST_TEST(!link.use_redis(c.now.mono + 999ms));
-    BOOST_TEST(link.use_redis(c.now.mono + 1000ms));
+    BOOST_TEST(!link.use_redis(c.now.mono + 499ms));
+    BOOST_TEST(link.use_redis(c.now.mono + 500ms));
+    // Each failed retry doubles the cap: 2 s, then 4 s (retry_max) and no more.
+    auto t = c.now.mono + 500ms;
+    BOOST_TEST(!link.on_failure(t, "GET: timeout", backoff, 0.5));
+    BOOST_TEST(!link.use_redis(t + 999ms));
+    BOOST_TEST(link.use_redis(t + 1000ms));
+    for (int i = 0; i < 3; ++i) {
+        t += 2000ms;
+        link.on_failure(t, "GET: timeout", backoff, 0.5);
+        BOOST_TEST(!link.use_redis(t + 1999ms));
+        BOOST_TEST(link.use_redis(t + 2000ms));
+    }
     BOOST_TEST(link.on_success());
     BOOST_TEST(std::string(st::to_string(link.state)) == "sharing");
     BOOST_TEST(link.last_error == "GET: timeout");
+    BOOST_TEST(link.use_redis(t));
+    // After a success the backoff starts over.
+    BOOST_TEST(link.on_failure(t, "GET: timeout", backoff, 0.5));
+    BOOST_TEST(link.use_redis(t + 500ms));
+    BOOST_TEST(link.fallbacks == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(poll_interval_follows_the_lease) {

@@ -81,19 +81,25 @@ const char* to_string(shared_state s) {
 }
 
 bool shared_link::use_redis(steady_time now) const {
-    return state == shared_state::sharing || !failed_at || now - *failed_at >= retry_after;
+    return state == shared_state::sharing || !retry_at || now >= *retry_at;
 }
 
 bool shared_link::on_success() {
+    failures = 0;
     if (state == shared_state::sharing)
         return false;
     state = shared_state::sharing;
     return true;
 }
 
-bool shared_link::on_failure(steady_time now, std::string problem) {
+bool shared_link::on_failure(steady_time now, std::string problem, const refresh_config& backoff,
+                             double draw) {
     ++errors;
-    failed_at = now;
+    if (state == shared_state::sharing || !retry_at || now >= *retry_at) {
+        ++failures;
+        retry_at =
+            now + backoff_delay(failures, failure_class::transient, std::nullopt, backoff, draw);
+    }
     last_error = std::move(problem);
     if (state == shared_state::fallback)
         return false;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,7 +41,9 @@ public:
 
     // Reads the password file (relative: $CREDENTIALS_DIRECTORY first). Throws
     // std::runtime_error naming the file when it cannot be read, or the CA file.
-    shared_cache(boost::asio::any_io_executor ex, const shared_cache_config& cfg);
+    // `backoff` and `draw` (uniform in [0, 1)) time the retries of Redis in fallback.
+    shared_cache(boost::asio::any_io_executor ex, const shared_cache_config& cfg,
+                 const refresh_config& backoff, std::function<double()> draw);
 
     const shared_cache_config& config() const { return cfg_; }
     shared_link& link() { return link_; }
@@ -69,6 +72,8 @@ private:
     void succeeded();
 
     shared_cache_config cfg_;
+    refresh_config backoff_;
+    std::function<double()> draw_;
     redis_client redis_;
     shared_link link_;
     std::string keys_for_; // SHA-256 hex of the identity token the keys are for

@@ -19,8 +19,10 @@
 //   "no entry", not as a failure) -> fetch alone, as without sharing.
 //
 // shared_link: the daemon's view of Redis: sharing, or fallback after a failure, with the change
-// logged once; in fallback, Redis is tried again (by the next attempt) once retry_after has passed,
-// and sharing resumes with the first success.
+// logged once; in fallback, Redis is tried again (by the next attempt) once the retry delay has
+// passed: the upstream retries' backoff (backoff_delay: full jitter, refresh.retry_initial_ms
+// doubling up to refresh.retry_max_ms) over the failed retries in a row; failures of commands
+// that started before the retry time do not lengthen it. Sharing resumes with the first success.
 #pragma once
 
 #include <chrono>
@@ -111,22 +113,23 @@ struct shared_cache_view {
 };
 
 struct shared_link {
-    static constexpr std::chrono::milliseconds retry_after{1000};
-
     shared_state state = shared_state::sharing;
-    std::string last_error; // free of secrets
-    std::optional<steady_time> failed_at;
-    std::uint64_t hits = 0;             // attempts answered by an entry, without an upstream call
-    std::uint64_t lease_wins = 0;       // leases taken (this host fetched for the fleet)
-    std::uint64_t fallbacks = 0;        // changes from sharing to fallback
-    std::uint64_t errors = 0;           // Redis failures (each command that failed)
-    std::uint64_t rejected_entries = 0; // entries that failed authentication or decoding
+    std::string last_error;              // free of secrets
+    unsigned failures = 0;               // failed tries in a row, for the backoff
+    std::optional<steady_time> retry_at; // in fallback: when Redis is tried again
+    std::uint64_t hits = 0;              // attempts answered by an entry, without an upstream call
+    std::uint64_t lease_wins = 0;        // leases taken (this host fetched for the fleet)
+    std::uint64_t fallbacks = 0;         // changes from sharing to fallback
+    std::uint64_t errors = 0;            // Redis failures (each command that failed)
+    std::uint64_t rejected_entries = 0;  // entries that failed authentication or decoding
 
     // Whether an attempt starting now uses Redis.
     bool use_redis(steady_time now) const;
     // The outcome of a Redis exchange; true when the state changed (worth one log line).
     bool on_success();
-    bool on_failure(steady_time now, std::string problem);
+    // `draw` in [0, 1) jitters the retry delay.
+    bool on_failure(steady_time now, std::string problem, const refresh_config& backoff,
+                    double draw);
 };
 
 } // namespace synergy_tokend
