@@ -1,5 +1,7 @@
 #include "synergy_tokend/reply_reader.hpp"
 
+#include <optional>
+
 #include <algorithm>
 #include <string>
 
@@ -32,6 +34,24 @@ public:
         return "unknown upstream reply error";
     }
 };
+
+// What the end of the stream makes of a reply still being read by `parser`: nothing when it
+// completes an EOF-delimited body, else why the reply is cut short. Both readers' one rule.
+template <class Parser>
+std::optional<reply_errc> end_of_stream_verdict(Parser& parser, bool got_some, bool clean) {
+    if (!got_some)
+        return reply_errc::closed_before_reply;
+    if (!clean)
+        return reply_errc::truncated;
+    // Only a body that runs to the end of the stream may end here; any other message is short.
+    if (!parser.is_header_done() || !parser.need_eof())
+        return reply_errc::truncated;
+    error_code ec;
+    parser.put_eof(ec);
+    if (ec || !parser.is_done())
+        return reply_errc::truncated;
+    return std::nullopt;
+}
 
 } // namespace
 
@@ -133,17 +153,8 @@ reply_reader::state reply_reader::feed(beast::flat_buffer& buffer) {
 reply_reader::state reply_reader::end_of_stream(bool clean) {
     if (state_ != state::need_more)
         return state_;
-    if (!got_some_)
-        return fail(reply_errc::closed_before_reply);
-    if (!clean)
-        return fail(reply_errc::truncated);
-    // Only a body that runs to the end of the stream may end here; any other message is short.
-    if (!parser_->is_header_done() || !parser_->need_eof())
-        return fail(reply_errc::truncated);
-    error_code ec;
-    parser_->put_eof(ec);
-    if (ec || !parser_->is_done())
-        return fail(reply_errc::truncated);
+    if (const auto cut = end_of_stream_verdict(*parser_, got_some_, clean))
+        return fail(*cut);
     ended_by_eof_ = true;
     on_message_done(); // a final reply: a 1xx has no body to end with the stream
     return state_;
@@ -266,16 +277,8 @@ reply_stream_reader::state reply_stream_reader::end_of_stream(bool clean) {
     state_ = state::need_more;
     if (header_seen_ && parser_->is_done())
         return state_ = state::done;
-    if (!got_some_)
-        return fail(reply_errc::closed_before_reply);
-    if (!clean)
-        return fail(reply_errc::truncated);
-    if (!parser_->is_header_done() || !parser_->need_eof())
-        return fail(reply_errc::truncated);
-    error_code ec;
-    parser_->put_eof(ec);
-    if (ec || !parser_->is_done())
-        return fail(reply_errc::truncated);
+    if (const auto cut = end_of_stream_verdict(*parser_, got_some_, clean))
+        return fail(*cut);
     ended_by_eof_ = true;
     state_ = state::done; // a final reply: feed() reported its header before waiting for more
     return state_;
