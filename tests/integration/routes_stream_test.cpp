@@ -342,7 +342,13 @@ BOOST_AUTO_TEST_CASE(a_200_mib_reply_streams_through_with_resident_memory_under_
     BOOST_TEST(r.pattern_ok);
     BOOST_TEST(r.header("content-length") == std::to_string(size));
     BOOST_TEST(peak > 0);
+    // Under AddressSanitizer every freed buffer waits in its quarantine (up to 256 MiB), so
+    // resident memory says nothing about what the daemon holds: the plain build checks it.
+#if defined(__SANITIZE_ADDRESS__)
+    BOOST_TEST_MESSAGE("resident memory not checked under AddressSanitizer (its quarantine)");
+#else
     BOOST_TEST(peak < 32 * 1024);
+#endif
     BOOST_TEST(metric(daemon, truncated_metric) == 0);
 }
 
